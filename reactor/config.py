@@ -1,0 +1,184 @@
+"""Settings from the environment and an optional `.env`, validated at start-up."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from reactor.db import libpq_url
+from reactor.recipients import RecipientList, parse_recipients
+
+SettingsT = TypeVar("SettingsT", bound="DatabaseSettings")
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names it."""
+
+
+class DatabaseSettings(BaseSettings):
+    """Where the database is: all that `reactor migrate` needs."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # With no URL, an embedded PostgreSQL runs in reactor_data_dir.
+    database_url: str | None = None
+    reactor_data_dir: Path = Path(".reactor-data")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_parses(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        url = libpq_url(value)
+        try:
+            parts = conninfo_to_dict(url)
+        except Exception as error:
+            raise ValueError("is not a valid PostgreSQL URL") from error
+        if not parts.get("host") and not parts.get("hostaddr"):
+            raise ValueError("has no host (e.g. postgresql://user:pass@host:5432/db)")
+        return value
+
+
+class Settings(DatabaseSettings):
+    """Every setting of the service. Names are the environment variables, upper-cased."""
+
+    # Who is told, and what they get.
+    default_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    notification_recipients: str
+    frontend_base_url: AnyHttpUrl = AnyHttpUrl("http://localhost:3000")
+    invoice_link_path: str = "/invoices/{id}"
+    default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    sms_max_segments: int = Field(default=1, ge=1, le=10)
+
+    # SendGrid (email). No API key: email goes to the console transport.
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_from_email: str | None = None
+    sendgrid_api_host: AnyHttpUrl = AnyHttpUrl("https://api.sendgrid.com")
+
+    # Twilio (SMS). No account SID and token: SMS goes to the console transport.
+    twilio_account_sid: str | None = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
+    twilio_api_base_url: AnyHttpUrl = AnyHttpUrl("https://api.twilio.com")
+
+    # Delivery behaviour.
+    provider_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    send_concurrency: int = Field(default=32, ge=1, le=512)
+    claim_batch_size: int = Field(default=200, ge=1, le=10_000)
+    lease_seconds: int = Field(default=120, ge=5, le=3600)
+    max_attempts: int = Field(default=12, ge=1, le=100)
+    retry_base_seconds: float = Field(default=30.0, gt=0, le=86_400)
+    retry_cap_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+
+    # Sweep and listener.
+    review_notification_interval: int = Field(default=30, ge=5, le=1440)
+    listener_timeout_seconds: float = Field(default=30.0, ge=1, le=600)
+
+    # Process.
+    host: str = "0.0.0.0"
+    port: int = Field(default=8006, ge=1, le=65535)
+    log_level: LogLevel = "INFO"
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("invoice_link_path")
+    @classmethod
+    def _path_has_id(cls, value: str) -> str:
+        if not value.startswith("/") or "{id}" not in value:
+            raise ValueError("must start with / and contain {id}, e.g. /invoices/{id}")
+        return value
+
+    @field_validator("notification_recipients")
+    @classmethod
+    def _some_recipient_is_valid(cls, value: str, info: ValidationInfo) -> str:
+        region = info.data.get("default_phone_region", "US")
+        parsed = parse_recipients(value, region)
+        if not parsed.recipients:
+            if not value.strip():
+                raise ValueError("is empty; give emails and/or phone numbers, comma-separated")
+            raise ValueError("has no valid email address or phone number")
+        return value
+
+    @field_validator("sendgrid_from_email")
+    @classmethod
+    def _from_email_is_valid(cls, value: str | None) -> str | None:
+        if value and "@" not in value:
+            raise ValueError("is not an email address")
+        return value or None
+
+    @model_validator(mode="after")
+    def _providers_complete(self) -> Settings:
+        if self.sendgrid_api_key and not self.sendgrid_from_email:
+            raise ValueError("SENDGRID_FROM_EMAIL: required when SENDGRID_API_KEY is set")
+        if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
+            raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN: set both or neither")
+        if self.twilio_account_sid and not (
+            self.twilio_from_number or self.twilio_messaging_service_sid
+        ):
+            raise ValueError(
+                "TWILIO_FROM_NUMBER: required (or TWILIO_MESSAGING_SERVICE_SID) "
+                "with Twilio credentials"
+            )
+        if self.retry_cap_seconds < self.retry_base_seconds:
+            raise ValueError("RETRY_CAP_SECONDS: must not be smaller than RETRY_BASE_SECONDS")
+        return self
+
+    @cached_property
+    def recipients(self) -> RecipientList:
+        """The parsed, de-duplicated recipients."""
+        return parse_recipients(self.notification_recipients, self.default_phone_region)
+
+    @property
+    def email_transport(self) -> Literal["sendgrid", "console"]:
+        """Which transport delivers email."""
+        return "sendgrid" if self.sendgrid_api_key else "console"
+
+    @property
+    def sms_transport(self) -> Literal["twilio", "console"]:
+        """Which transport delivers SMS."""
+        return "twilio" if self.twilio_account_sid else "console"
+
+    @property
+    def sweep_interval_seconds(self) -> float:
+        """The periodic sweep's period."""
+        return self.review_notification_interval * 60.0
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["loc"]:
+        name = str(first["loc"][0]).upper()
+        if first["type"] == "missing":
+            return f"{name}: required but not set"
+        return f"{name}: {message}"
+    return message  # model-level checks name their variables themselves
+
+
+def load_settings(kind: type[SettingsT] = Settings, **overrides: object) -> SettingsT:  # type: ignore[assignment]
+    """Read and validate the settings; raise ConfigError naming the first bad one."""
+    try:
+        return kind(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None

@@ -1,0 +1,59 @@
+"""Database URLs, connections and the schema-version check."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from reactor.resources import sql
+
+_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
+
+
+def libpq_url(url: str) -> str:
+    """The URL as libpq wants it (drops a SQLAlchemy driver suffix)."""
+    parts = urlsplit(url)
+    if parts.scheme not in _SCHEMES:
+        raise ValueError("must start with postgresql:// (e.g. postgresql://user:pass@host:5432/db)")
+    return urlunsplit(parts._replace(scheme="postgresql"))
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL as SQLAlchemy wants it, with the psycopg 3 driver."""
+    return urlunsplit(urlsplit(libpq_url(url))._replace(scheme="postgresql+psycopg"))
+
+
+def conninfo(url: str, application_name: str, **extra: object) -> str:
+    """A libpq conninfo string with our application name and TCP keepalives."""
+    defaults: dict[str, object] = {
+        "application_name": application_name,
+        "connect_timeout": 5,
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+    }
+    return make_conninfo(libpq_url(url), **{**defaults, **extra})
+
+
+def redacted(url: str) -> str:
+    """The URL with its password replaced, safe to print."""
+    parts = conninfo_to_dict(libpq_url(url))
+    user = parts.get("user", "")
+    host = parts.get("host", "localhost")
+    port = parts.get("port", "5432")
+    dbname = parts.get("dbname", "")
+    secret = ":***" if parts.get("password") else ""
+    return f"postgresql://{user}{secret}@{host}:{port}/{dbname}"
+
+
+def current_revision(connection: psycopg.Connection) -> str | None:
+    """The Alembic revision the database is at, or None when never migrated."""
+    try:
+        row = connection.execute(sql("queries/schema_revision")).fetchone()
+    except psycopg.errors.UndefinedTable:
+        connection.rollback()
+        return None
+    return row[0] if row else None

@@ -1,0 +1,153 @@
+"""Rendering the review e-mail and SMS for an invoice from Jinja templates."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from reactor.sms import fit_sms
+
+UNKNOWN_VENDOR = "Unknown vendor"
+UNKNOWN_AMOUNT = "amount unknown"
+SUBJECT_MAX_CHARS = 150
+# Caps inside the subject so a huge vendor or number cannot crowd out the rest.
+_SUBJECT_VENDOR_CHARS = 60
+_SUBJECT_REFERENCE_CHARS = 40
+
+_CENTS = Decimal("0.01")
+# Whitespace (incl. line/paragraph separators) and C0/C1 control characters.
+_SPACE_OR_CONTROL_RE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+# Bidi overrides and zero-width characters, which can disguise untrusted text.
+_INVISIBLE_RE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    """The invoice facts a notification shows (text straight from the database)."""
+
+    invoice_id: str
+    invoice_number: str | None
+    vendor_name: str | None
+    total_amount: str | None
+    currency: str | None
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """A rendered e-mail: single-line subject, HTML part and plain-text part."""
+
+    subject: str
+    html: str
+    text: str
+
+
+def clean_line(text: str | None) -> str:
+    """Collapse whitespace and control characters to single spaces; drop invisibles."""
+    if not text:
+        return ""
+    text = _INVISIBLE_RE.sub("", text)
+    return _SPACE_OR_CONTROL_RE.sub(" ", text).strip()
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` characters, ending with ``...`` when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 3, 0)].rstrip() + "..."
+
+
+def format_amount(amount: str | None, currency: str) -> str:
+    """``"1234.5"`` -> ``"1,234.50 USD"``; None or unparsable -> ``"amount unknown"``."""
+    if amount is None:
+        return UNKNOWN_AMOUNT
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        return UNKNOWN_AMOUNT
+    if not value.is_finite():
+        return UNKNOWN_AMOUNT
+    # Enough precision that quantizing a large amount cannot overflow the context.
+    context = Context(prec=max(28, value.adjusted() + 4), rounding=ROUND_HALF_UP)
+    value = value.quantize(_CENTS, context=context)
+    if value.is_zero():
+        value = abs(value)  # no "-0.00"
+    return f"{value:,.2f} {currency}"
+
+
+class MessageRenderer:
+    """Renders review notifications; create once and reuse (templates are cached)."""
+
+    def __init__(
+        self,
+        frontend_base_url: str,
+        invoice_path: str = "/invoices/{id}",
+        default_currency: str = "USD",
+        sms_max_segments: int = 1,
+    ) -> None:
+        self._base_url = frontend_base_url.rstrip("/")
+        self._invoice_path = invoice_path
+        self._default_currency = default_currency
+        self._sms_max_segments = sms_max_segments
+        env = Environment(
+            loader=PackageLoader("reactor", "templates"),
+            autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._subject_template = env.get_template("email_subject.txt.j2")
+        self._html_template = env.get_template("email.html.j2")
+        self._text_template = env.get_template("email.txt.j2")
+        self._sms_template = env.get_template("sms.txt.j2")
+
+    def link(self, invoice_id: str) -> str:
+        """URL of the invoice in the frontend."""
+        return self._base_url + self._invoice_path.replace("{id}", quote(invoice_id, safe=""))
+
+    def _facts(self, invoice: InvoiceView) -> dict[str, Any]:
+        number = clean_line(invoice.invoice_number)
+        vendor = clean_line(invoice.vendor_name)
+        currency = clean_line(invoice.currency).upper() or self._default_currency
+        return {
+            "invoice_id": clean_line(invoice.invoice_id),
+            "invoice_number": number,
+            "reference": number or clean_line(invoice.invoice_id),
+            "vendor": vendor or UNKNOWN_VENDOR,
+            "vendor_known": bool(vendor),
+            "amount": format_amount(invoice.total_amount, currency),
+            "link": self.link(invoice.invoice_id),
+        }
+
+    def _subject(self, facts: dict[str, Any]) -> str:
+        subject = self._subject_template.render(
+            reference=shorten(facts["reference"], _SUBJECT_REFERENCE_CHARS),
+            vendor=shorten(facts["vendor"], _SUBJECT_VENDOR_CHARS),
+            vendor_known=facts["vendor_known"],
+        )
+        return shorten(clean_line(subject), SUBJECT_MAX_CHARS)
+
+    def email(self, invoice: InvoiceView) -> RenderedEmail:
+        """Subject, HTML and plain-text parts of the review e-mail."""
+        facts = self._facts(invoice)
+        subject = self._subject(facts)
+        return RenderedEmail(
+            subject=subject,
+            html=self._html_template.render(facts, subject=subject),
+            text=self._text_template.render(facts, subject=subject),
+        )
+
+    def sms(self, invoice: InvoiceView) -> str:
+        """SMS body; only the vendor is shortened to fit the segment limit."""
+        facts = self._facts(invoice)
+        template = self._sms_template
+        amount, link = facts["amount"], facts["link"]
+
+        def build(vendor: str) -> str:
+            return template.render(vendor=vendor, amount=amount, link=link).strip()
+
+        return fit_sms(build, facts["vendor"], self._sms_max_segments)

@@ -1,0 +1,82 @@
+"""Prometheus metrics. Names follow the conventions: units in the name, _total on counters."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (
+    0.001,
+    0.002,
+    0.003,
+    0.005,
+    0.008,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    300,
+    1800,
+)
+
+DELIVERIES = Counter(
+    "reactor_deliveries_total",
+    "Deliveries that reached a final or retry state, by channel and outcome.",
+    ["channel", "outcome"],  # outcome: sent, failed, skipped, retry
+)
+SEND_ATTEMPTS = Counter(
+    "reactor_send_attempts_total",
+    "Calls to a provider, by channel and failure class (ok when accepted).",
+    ["channel", "failure_class"],
+)
+EVENT_TO_ACCEPTED = Histogram(
+    "reactor_event_to_accepted_seconds",
+    "Time from the outbox event's commit to the provider's acceptance.",
+    ["channel"],
+    buckets=_LATENCY_BUCKETS,
+)
+PROVIDER_CALL = Histogram(
+    "reactor_provider_call_duration_seconds",
+    "Duration of one provider call.",
+    ["channel", "transport"],
+    buckets=_LATENCY_BUCKETS,
+)
+NOTIFIES = Counter(
+    "reactor_notifications_received_total",
+    "NOTIFY wake-ups received on the listener's channel.",
+)
+LISTENER_CONNECTED = Gauge(
+    "reactor_listener_connected",
+    "1 while the listener is connected and listening.",
+)
+LISTENER_RECONNECTS = Counter(
+    "reactor_listener_reconnects_total",
+    "Times the listener connected again after losing its connection.",
+)
+SWEEP_RUNS = Counter("reactor_sweep_runs_total", "Sweep passes run.")
+SWEEP_DURATION = Histogram(
+    "reactor_sweep_duration_seconds",
+    "Duration of one sweep pass.",
+    buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5, 30),
+)
+SWEEP_FOUND = Counter(
+    "reactor_sweep_rows_found_total",
+    "Rows a sweep found to work on, by kind.",
+    ["kind"],  # orphan_invoices
+)
+BACKLOG = Gauge(
+    "reactor_backlog_notifications",
+    "Notifications by status, as of the last backlog reading.",
+    ["status"],
+)
+BACKLOG_OLDEST_PENDING = Gauge(
+    "reactor_backlog_oldest_pending_age_seconds",
+    "Age of the oldest PENDING notification, as of the last backlog reading.",
+)

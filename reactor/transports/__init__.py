@@ -1,0 +1,40 @@
+"""Transports: SendGrid (email), Twilio (SMS), and the console fallback."""
+
+from __future__ import annotations
+
+from reactor.config import Settings
+from reactor.recipients import Channel
+from reactor.transports.base import FailureClass, Message, SendError, Transport
+from reactor.transports.console import ConsoleTransport
+
+__all__ = ["FailureClass", "Message", "SendError", "Transport", "build_transports"]
+
+
+def build_transports(settings: Settings) -> dict[Channel, Transport]:
+    """The transport for each channel: the provider when configured, else the console."""
+    transports: dict[Channel, Transport] = {}
+    if settings.sendgrid_api_key and settings.sendgrid_from_email:
+        from reactor.transports.sendgrid import SendGridTransport
+
+        transports[Channel.EMAIL] = SendGridTransport(
+            api_key=settings.sendgrid_api_key.get_secret_value(),
+            from_email=settings.sendgrid_from_email,
+            host=str(settings.sendgrid_api_host),
+            timeout=settings.provider_timeout_seconds,
+        )
+    else:
+        transports[Channel.EMAIL] = ConsoleTransport(Channel.EMAIL)
+    if settings.twilio_account_sid and settings.twilio_auth_token:
+        from reactor.transports.twilio import TwilioTransport
+
+        transports[Channel.SMS] = TwilioTransport(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            base_url=str(settings.twilio_api_base_url),
+            timeout=settings.provider_timeout_seconds,
+            from_number=settings.twilio_from_number,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+        )
+    else:
+        transports[Channel.SMS] = ConsoleTransport(Channel.SMS)
+    return transports

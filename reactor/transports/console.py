@@ -1,0 +1,42 @@
+"""The console transport: logs the rendered message instead of sending it."""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+
+from reactor.masking import mask_recipient
+from reactor.recipients import Channel
+from reactor.transports.base import Message
+
+log = structlog.get_logger("reactor.transports.console")
+
+
+class ConsoleTransport:
+    """Used for a channel without provider credentials: the message goes to the log."""
+
+    name = "console"
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    def send(self, recipient: str, message: Message) -> str:
+        """Log the message with the recipient masked; return a local message id."""
+        message_id = f"console-{uuid.uuid4().hex[:16]}"
+        if isinstance(message, str):
+            log.info(
+                "sms (console transport)",
+                to=mask_recipient(recipient),
+                body=message,
+                message_id=message_id,
+            )
+        else:
+            log.info(
+                "email (console transport)",
+                to=mask_recipient(recipient),
+                subject=message.subject,
+                text=message.text,
+                message_id=message_id,
+            )
+        return message_id

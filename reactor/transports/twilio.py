@@ -1,0 +1,95 @@
+"""SMS through the official Twilio SDK."""
+
+from __future__ import annotations
+
+import threading
+
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from reactor.recipients import Channel
+from reactor.transports.base import (
+    FailureClass,
+    Message,
+    SendError,
+    classify_status,
+    retry_after_seconds,
+)
+
+# Twilio error codes that mean "this recipient cannot be texted": never retried.
+PERMANENT_CODES = frozenset({21211, 21214, 21408, 21610, 21612, 21614})
+
+
+class _HeaderKeepingHttpClient(TwilioHttpClient):
+    """Keeps the last response's headers, which TwilioRestException drops (Retry-After)."""
+
+    last_headers: dict[str, str] | None = None
+
+    def request(self, *args: object, **kwargs: object) -> Response:  # type: ignore[override]
+        response = super().request(*args, **kwargs)  # type: ignore[arg-type]
+        self.last_headers = dict(response.headers or {})
+        return response
+
+
+class TwilioTransport:
+    """Sends one SMS per call; one SDK client (and HTTP session) per worker thread."""
+
+    name = "twilio"
+    channel = Channel.SMS
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        base_url: str,
+        timeout: float,
+        from_number: str | None = None,
+        messaging_service_sid: str | None = None,
+    ) -> None:
+        self._sid = account_sid
+        self._token = auth_token
+        self._base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._sender = (
+            {"messaging_service_sid": messaging_service_sid}
+            if messaging_service_sid
+            else {"from_": from_number}
+        )
+        self._local = threading.local()
+
+    def _client(self) -> Client:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            http = _HeaderKeepingHttpClient(timeout=self._timeout)
+            client = Client(self._sid, self._token, http_client=http)
+            client.api.base_url = self._base_url
+            self._local.client = client
+        return client
+
+    def send(self, recipient: str, message: Message) -> str:
+        """Send the SMS; return Twilio's message sid."""
+        assert isinstance(message, str), "Twilio sends SMS bodies"
+        client = self._client()
+        try:
+            created = client.api.v2010.accounts(self._sid).messages.create(
+                to=recipient, body=message, **self._sender
+            )
+        except TwilioRestException as error:
+            raise self._classified(error, client) from None
+        except (requests.RequestException, OSError) as error:
+            raise SendError(FailureClass.TRANSIENT, f"Twilio unreachable: {error}") from None
+        return str(created.sid)
+
+    @staticmethod
+    def _classified(error: TwilioRestException, client: Client) -> SendError:
+        text = f"Twilio {error.status} (code {error.code}): {error.msg}"
+        if error.code in PERMANENT_CODES:
+            return SendError(FailureClass.PERMANENT, text)
+        failure = classify_status(int(error.status))
+        if error.code == 20003:
+            failure = FailureClass.AUTH
+        headers = getattr(client.http_client, "last_headers", None)
+        return SendError(failure, text, retry_after_seconds(headers))

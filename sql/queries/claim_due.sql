@@ -1,0 +1,66 @@
+-- Claim deliveries that are due: retries whose time has come, and rows whose lease
+-- expired because the process sending them died. Before sending, re-check that the
+-- invoice is still in review in this same episode; if not, the row is SKIPPED.
+-- A row whose lease expired on its last allowed attempt is FAILED.
+WITH due_retries AS (
+    SELECT id FROM notifications
+    WHERE status = 'PENDING' AND next_attempt_at <= now()
+    ORDER BY next_attempt_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), expired_leases AS (
+    SELECT id FROM notifications
+    WHERE status = 'SENDING' AND lease_expires_at < now()
+    ORDER BY lease_expires_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id FROM due_retries
+    UNION ALL
+    SELECT id FROM expired_leases
+), checked AS (
+    SELECT n.id,
+           CASE
+               WHEN i.matched_status IS DISTINCT FROM 'NEEDS_REVIEW' THEN 'SKIPPED'
+               WHEN EXISTS (SELECT 1 FROM review_events newer
+                            WHERE newer.invoice_id = n.invoice_id AND newer.id > n.episode_id)
+                   THEN 'SKIPPED'
+               WHEN n.status = 'SENDING' AND n.attempts >= %(max_attempts)s THEN 'FAILED'
+               ELSE 'SENDING'
+           END AS next_status,
+           CASE
+               WHEN i.matched_status IS DISTINCT FROM 'NEEDS_REVIEW'
+                   THEN 'invoice left review before dispatch (now '
+                        || coalesce(i.matched_status, 'deleted') || ')'
+               ELSE 'superseded by a newer review episode'
+           END AS skip_reason
+    FROM due d
+    JOIN notifications n ON n.id = d.id
+    LEFT JOIN invoices i ON i.id = n.invoice_id
+), updated AS (
+    UPDATE notifications n
+    SET status = c.next_status,
+        attempts = n.attempts + CASE WHEN c.next_status = 'SENDING' THEN 1 ELSE 0 END,
+        lease_expires_at = CASE WHEN c.next_status = 'SENDING'
+                                THEN now() + make_interval(secs => %(lease_seconds)s) END,
+        error_message = CASE c.next_status
+                            WHEN 'SKIPPED' THEN c.skip_reason
+                            WHEN 'FAILED' THEN 'lease expired on the last attempt: '
+                                               || coalesce(n.error_message, 'no answer recorded')
+                            ELSE n.error_message END,
+        updated_at = now()
+    FROM checked c
+    WHERE n.id = c.id
+    RETURNING n.id, n.invoice_id, n.method, n.recipient, n.status, n.attempts, n.episode_id
+)
+SELECT u.id, u.invoice_id, u.method, u.recipient, u.attempts,
+       e.created_at AS event_created_at,
+       j.invoice ->> 'invoice_number' AS invoice_number,
+       j.invoice ->> 'vendor_name' AS vendor_name,
+       j.invoice ->> 'total_amount' AS total_amount,
+       j.invoice ->> 'currency' AS currency
+FROM updated u
+JOIN review_events e ON e.id = u.episode_id
+JOIN invoices i ON i.id = u.invoice_id
+CROSS JOIN LATERAL (SELECT to_jsonb(i) AS invoice) j
+WHERE u.status = 'SENDING'

@@ -1,0 +1,62 @@
+-- Claim a batch of unprocessed outbox events and expand each into one delivery per
+-- (channel, recipient), all in one statement. Deliveries whose invoice is still in
+-- review are claimed for this process at once (SENDING, under a lease); the others
+-- are SKIPPED with the reason. An older episode of an invoice that has re-entered
+-- review is superseded by the newer one and expands to nothing.
+-- Always returns one row; claimed_events = 0 means the outbox is drained.
+WITH claimed AS (
+    SELECT id, invoice_id, created_at
+    FROM review_events
+    WHERE processed_at IS NULL
+    ORDER BY id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), processed AS (
+    UPDATE review_events e
+    SET processed_at = now()
+    FROM claimed c
+    WHERE e.id = c.id
+), current_episodes AS (
+    SELECT c.id, c.invoice_id
+    FROM claimed c
+    WHERE NOT EXISTS (
+        SELECT 1 FROM review_events newer
+        WHERE newer.invoice_id = c.invoice_id AND newer.id > c.id
+    )
+), candidates AS (
+    SELECT e.id AS episode_id, e.invoice_id, r.method, r.recipient,
+           coalesce(i.matched_status = 'NEEDS_REVIEW', false) AS in_review,
+           coalesce(i.matched_status, 'deleted') AS invoice_status
+    FROM current_episodes e
+    LEFT JOIN invoices i ON i.id = e.invoice_id
+    CROSS JOIN unnest(%(methods)s::text[], %(recipients)s::text[]) AS r (method, recipient)
+), inserted AS (
+    INSERT INTO notifications AS n
+        (invoice_id, episode_id, method, recipient, status, attempts, lease_expires_at, error_message)
+    SELECT invoice_id, episode_id, method, recipient,
+           CASE WHEN in_review THEN 'SENDING' ELSE 'SKIPPED' END,
+           CASE WHEN in_review THEN 1 ELSE 0 END,
+           CASE WHEN in_review THEN now() + make_interval(secs => %(lease_seconds)s) END,
+           CASE WHEN NOT in_review
+                THEN 'invoice left review before dispatch (now ' || invoice_status || ')' END
+    FROM candidates
+    ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
+    RETURNING n.id, n.invoice_id, n.episode_id, n.method, n.recipient, n.status, n.attempts
+), deliveries AS (
+    SELECT ins.id, ins.invoice_id, ins.method, ins.recipient, ins.attempts,
+           c.created_at AS event_created_at,
+           j.invoice ->> 'invoice_number' AS invoice_number,
+           j.invoice ->> 'vendor_name' AS vendor_name,
+           j.invoice ->> 'total_amount' AS total_amount,
+           j.invoice ->> 'currency' AS currency
+    FROM inserted ins
+    JOIN claimed c ON c.id = ins.episode_id
+    JOIN invoices i ON i.id = ins.invoice_id
+    CROSS JOIN LATERAL (SELECT to_jsonb(i) AS invoice) j
+    WHERE ins.status = 'SENDING'
+)
+SELECT (SELECT count(*) FROM claimed) AS claimed_events,
+       (SELECT count(*) FROM inserted WHERE status = 'SKIPPED') AS skipped,
+       d.*
+FROM (SELECT 1) AS one
+LEFT JOIN deliveries d ON true

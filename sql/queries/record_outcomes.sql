@@ -1,0 +1,18 @@
+-- Record the outcome of a batch of sends. retry_in (seconds) schedules the next
+-- attempt of a row going back to PENDING; refund gives back an attempt that never
+-- reached the provider (channel paused).
+UPDATE notifications n
+SET status = o.status,
+    provider_message_id = coalesce(o.message_id, n.provider_message_id),
+    error_message = o.error,
+    sent_at = CASE WHEN o.status = 'SENT' THEN now() ELSE n.sent_at END,
+    next_attempt_at = CASE WHEN o.status = 'PENDING'
+                           THEN now() + make_interval(secs => o.retry_in)
+                           ELSE n.next_attempt_at END,
+    attempts = n.attempts - o.refund,
+    lease_expires_at = NULL,
+    updated_at = now()
+FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(message_ids)s::text[],
+            %(errors)s::text[], %(retry_in)s::float8[], %(refunds)s::int[])
+     AS o (id, status, message_id, error, retry_in, refund)
+WHERE n.id = o.id AND n.status = 'SENDING'

@@ -1,0 +1,68 @@
+-- invoice-reactor schema, version 0001.
+-- The invoices table belongs to the upstream matching service; it is created here
+-- only when it does not exist yet (a fresh database), and then marked as ours so
+-- that the downgrade knows it may drop it.
+
+DO $$
+BEGIN
+    IF to_regclass('invoices') IS NULL THEN
+        CREATE TABLE invoices (
+            id              uuid          PRIMARY KEY DEFAULT gen_random_uuid(),
+            invoice_number  text,
+            vendor_name     text,
+            total_amount    numeric(12,2),
+            currency        char(3),
+            matched_status  varchar(20)   NOT NULL,
+            created_at      timestamptz   NOT NULL DEFAULT now(),
+            updated_at      timestamptz   NOT NULL DEFAULT now()
+        );
+        COMMENT ON TABLE invoices IS 'created by invoice-reactor';
+    END IF;
+END
+$$;
+
+-- The outbox: one row per review episode of one invoice, written by the trigger in
+-- the invoice's own transaction. NOTIFY only says "look here".
+CREATE TABLE review_events (
+    id            bigint       GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    invoice_id    uuid         NOT NULL,
+    source        text         NOT NULL DEFAULT 'trigger' CHECK (source IN ('trigger', 'sweep')),
+    created_at    timestamptz  NOT NULL DEFAULT clock_timestamp(),
+    processed_at  timestamptz
+);
+-- Claiming reads only the unprocessed head of the outbox.
+CREATE INDEX review_events_pending_idx ON review_events (id) WHERE processed_at IS NULL;
+-- "Is there a newer episode?" and "has this invoice ever had an episode?"
+CREATE INDEX review_events_invoice_idx ON review_events (invoice_id, id);
+
+-- One delivery record per (invoice, review episode, channel, recipient).
+CREATE TABLE notifications (
+    id                   bigint       GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    invoice_id           uuid         NOT NULL,
+    episode_id           bigint       NOT NULL REFERENCES review_events (id) ON DELETE CASCADE,
+    method               text         NOT NULL CHECK (method IN ('email', 'sms')),
+    recipient            text         NOT NULL,
+    status               text         NOT NULL DEFAULT 'PENDING'
+                         CHECK (status IN ('PENDING', 'SENDING', 'SENT', 'FAILED', 'SKIPPED')),
+    attempts             integer      NOT NULL DEFAULT 0,
+    next_attempt_at      timestamptz  NOT NULL DEFAULT now(),
+    lease_expires_at     timestamptz,
+    provider_message_id  text,
+    error_message        text,
+    sent_at              timestamptz,
+    created_at           timestamptz  NOT NULL DEFAULT now(),
+    updated_at           timestamptz  NOT NULL DEFAULT now(),
+    CONSTRAINT notifications_once UNIQUE (invoice_id, episode_id, method, recipient)
+);
+-- The dispatcher's two ways into the table: due retries, and expired leases.
+CREATE INDEX notifications_due_idx ON notifications (next_attempt_at) WHERE status = 'PENDING';
+CREATE INDEX notifications_lease_idx ON notifications (lease_expires_at) WHERE status = 'SENDING';
+CREATE INDEX notifications_invoice_idx ON notifications (invoice_id);
+-- Failures are few but looked at often (status endpoint, `reactor retry`).
+CREATE INDEX notifications_failed_idx ON notifications (updated_at) WHERE status = 'FAILED';
+
+-- The sweep looks for invoices in review that never got an episode (written with
+-- triggers off, or from before the trigger existed). A partial index keeps that
+-- cost proportional to the invoices in review, not the whole table.
+CREATE INDEX IF NOT EXISTS reactor_invoices_in_review_idx
+    ON invoices (id) WHERE matched_status = 'NEEDS_REVIEW';

@@ -1,0 +1,161 @@
+"""Fixtures: a real PostgreSQL, a clean database per test, fake providers on 127.0.0.1.
+
+The server is TEST_DATABASE_URL when set (its role needs CREATEDB), else a
+testcontainers PostgreSQL when a Docker engine answers, else the embedded server.
+Each test gets its own database cloned from a migrated template, which is fast.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from reactor import migrations
+from reactor.embedded import EmbeddedPostgres
+from tests.fakes import FakeSendGrid, FakeTwilio
+from tests.helpers import ReactorProcess
+
+TEMPLATE = "reactor_template"
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_TOKEN = "twilio-token-secret-value"
+SENDGRID_KEY = "SG.sendgrid-key-secret-value"
+EMAILS = ("ap-team@example.com", "controller@example.org")
+PHONES = ("+14155552671", "+442071838750")
+
+
+def _with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+    except Exception:
+        return False
+    return True
+
+
+class PostgresServer:
+    """An admin URL on a server where tests may create databases; and how to stop/start it."""
+
+    def __init__(self, admin_url: str, embedded: EmbeddedPostgres | None = None) -> None:
+        self.admin_url = admin_url
+        self.embedded = embedded
+
+    def url_for(self, database: str) -> str:
+        """URL of one database on this server."""
+        return _with_database(self.admin_url, database)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """The PostgreSQL server every test uses."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield PostgresServer(url)
+        return
+    if _docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as container:
+            yield PostgresServer(container.get_connection_url())
+        return
+    server = EmbeddedPostgres(
+        tmp_path_factory.mktemp("pg"),
+        settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+                  "max_connections": "300"},
+    ).start()
+    try:
+        yield PostgresServer(server.url, server)
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_server: PostgresServer) -> str:
+    """A migrated database that per-test databases are cloned from."""
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    url = pg_server.url_for(TEMPLATE)
+    migrations.upgrade(url)
+    return url
+
+
+def create_database(pg_server: PostgresServer, template: str = "template1") -> str:
+    """A new empty (or cloned) database; returns its URL."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    return pg_server.url_for(name)
+
+
+def drop_database(pg_server: PostgresServer, url: str) -> None:
+    """Drop a test database, closing whatever still uses it."""
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def database_url(pg_server: PostgresServer, template_url: str) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    url = create_database(pg_server, TEMPLATE)
+    yield url
+    drop_database(pg_server, url)
+
+
+@pytest.fixture
+def empty_database_url(pg_server: PostgresServer) -> Iterator[str]:
+    """A fresh database with no schema at all."""
+    url = create_database(pg_server)
+    yield url
+    drop_database(pg_server, url)
+
+
+@pytest.fixture
+def sendgrid() -> Iterator[FakeSendGrid]:
+    """A fake SendGrid on 127.0.0.1."""
+    with FakeSendGrid(api_key=SENDGRID_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture
+def twilio() -> Iterator[FakeTwilio]:
+    """A fake Twilio on 127.0.0.1."""
+    with FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def reactor_env(database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio) -> dict[str, str]:
+    """Settings for a reactor that uses this test's database and fakes."""
+    return {
+        "DATABASE_URL": database_url,
+        "NOTIFICATION_RECIPIENTS": ",".join([*EMAILS, *PHONES]),
+        "FRONTEND_BASE_URL": "https://ap.example.com",
+        "SENDGRID_API_KEY": SENDGRID_KEY,
+        "SENDGRID_FROM_EMAIL": "reactor@example.com",
+        "SENDGRID_API_HOST": sendgrid.url,
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_FROM_NUMBER": "+14155550000",
+        "TWILIO_API_BASE_URL": twilio.url,
+        "LOG_LEVEL": "INFO",
+        "PROVIDER_TIMEOUT_SECONDS": "5",
+    }
+
+
+@pytest.fixture
+def reactor(reactor_env: dict[str, str], tmp_path: Path) -> Iterator[ReactorProcess]:
+    """A running `reactor run` against this test's database and fakes."""
+    process = ReactorProcess(reactor_env, tmp_path / "reactor.log").start()
+    yield process
+    process.stop()

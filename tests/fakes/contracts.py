@@ -1,0 +1,265 @@
+"""Check recorded requests against the providers' official OpenAPI specs.
+
+The specs live outside the repo, in ``shared/contracts`` next to it, and are read at test
+time (never copied into the project). When they are absent the validators call
+``pytest.skip``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
+from .server import RecordedRequest
+
+__all__ = [
+    "CONTRACTS_DIR",
+    "contracts_available",
+    "validate_sendgrid_request",
+    "validate_twilio_message",
+    "validate_twilio_request",
+]
+
+CONTRACTS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
+SENDGRID_SPEC = "tsg_mail_v3.json"
+TWILIO_SPEC = "twilio_api_v2010.json"
+SENDGRID_OPERATION = "SendMail"
+TWILIO_OPERATION = "CreateMessage"
+FORM = "application/x-www-form-urlencoded"
+
+
+def contracts_available() -> bool:
+    """True when both spec files are present."""
+    return all((CONTRACTS_DIR / name).is_file() for name in (SENDGRID_SPEC, TWILIO_SPEC))
+
+
+@cache
+def _spec(name: str) -> dict[str, Any]:
+    path = CONTRACTS_DIR / name
+    if not path.is_file():
+        pytest.skip(f"provider contract {path} is not available")
+    with path.open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+class _Operation:
+    """One spec operation, with ``$ref``s inlined and OpenAPI-3.0 ``nullable`` translated."""
+
+    def __init__(self, spec_name: str, operation_id: str) -> None:
+        self.spec_name = spec_name
+        self.spec = _spec(spec_name)
+        self.operation_id = operation_id
+        found = [
+            (template, method, item, op)
+            for template, item in self.spec.get("paths", {}).items()
+            for method, op in item.items()
+            if isinstance(op, dict) and op.get("operationId") == operation_id
+        ]
+        if len(found) != 1:
+            raise AssertionError(f"{spec_name}: {len(found)} operations named {operation_id!r}")
+        self.template, method, item, self.op = found[0]
+        self.method = method.upper()
+        params = [
+            self.resolve(p) for p in item.get("parameters", []) + self.op.get("parameters", [])
+        ]
+        self.path_params = {p["name"]: p.get("schema", {}) for p in params if p.get("in") == "path"}
+        names = "|".join(re.escape(n) for n in self.path_params) or "(?!)"
+        self.path_regex = re.compile(
+            "^"
+            + re.sub(
+                r"\\\{(" + names + r")\\\}",
+                lambda m: f"(?P<{m.group(1)}>[^/]+)",
+                re.escape(self.template),
+            )
+            + "$"
+        )
+
+    def resolve(self, node: Any, seen: tuple[str, ...] = ()) -> Any:
+        """A copy of ``node`` with every local ``$ref`` inlined."""
+        if isinstance(node, list):
+            return [self.resolve(x, seen) for x in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            ref = node["$ref"]
+            if ref in seen:  # recursive schema: accept anything below this point
+                return {}
+            target = self.spec
+            for part in ref.removeprefix("#/").split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            resolved = self.resolve(target, (*seen, ref))
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return {"allOf": [resolved, self.resolve(rest, seen)]} if rest else resolved
+        out = {k: self.resolve(v, seen) for k, v in node.items()}
+        if out.pop("nullable", False):
+            if isinstance(out.get("type"), str):
+                out["type"] = [out["type"], "null"]
+            if isinstance(out.get("enum"), list):
+                out["enum"] = [*out["enum"], None]
+        return out
+
+    def request_schema(self, media_type: str) -> dict[str, Any]:
+        """The JSON schema of the request body for ``media_type``."""
+        body = self.resolve(self.op.get("requestBody", {}))
+        try:
+            return body["content"][media_type]["schema"]
+        except KeyError:
+            raise AssertionError(
+                f"{self.operation_id} in {self.spec_name} has no {media_type} request body"
+            ) from None
+
+    def response_schema(self, status: int, media_type: str = "application/json") -> dict[str, Any]:
+        """The JSON schema of the ``status`` response body."""
+        response = self.resolve(self.op.get("responses", {}).get(str(status), {}))
+        try:
+            return response["content"][media_type]["schema"]
+        except KeyError:
+            raise AssertionError(
+                f"{self.operation_id} has no {status} {media_type} response schema"
+            ) from None
+
+    def security_schemes(self) -> list[dict[str, Any]]:
+        """The security schemes that apply to the operation."""
+        requirements = self.op.get("security", self.spec.get("security"))
+        schemes = self.spec.get("components", {}).get("securitySchemes", {})
+        if requirements is None:
+            return list(schemes.values())
+        return [schemes[name] for req in requirements for name in req if name in schemes]
+
+    def check_request_line(self, rec: RecordedRequest, media_type: str) -> list[str]:
+        """Problems with method, path, path parameters, auth scheme and Content-Type."""
+        problems = []
+        if rec.method != self.method:
+            problems.append(f"method {rec.method} (the spec says {self.method})")
+        path = urlsplit(rec.path).path
+        match = self.path_regex.match(path)
+        if match is None:
+            problems.append(f"path {path!r} does not match {self.template!r}")
+        else:
+            for name, schema in self.path_params.items():
+                problems += [
+                    f"path parameter {name}: {e.removeprefix('(body): ')}"
+                    for e in _errors(schema, match[name])
+                ]
+        schemes = self.security_schemes()
+        if schemes:
+            auth = rec.headers.get("Authorization", "")
+            wanted = {s.get("scheme", "").lower() for s in schemes if s.get("type") == "http"}
+            if wanted and auth.partition(" ")[0].lower() not in wanted:
+                problems.append(f"Authorization scheme must be one of {sorted(wanted)}")
+        ctype = rec.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+        if ctype != media_type:
+            problems.append(f"Content-Type {ctype!r} (the spec says {media_type!r})")
+        return problems
+
+
+@cache
+def _operation(spec_name: str, operation_id: str) -> _Operation:
+    return _Operation(spec_name, operation_id)
+
+
+def _errors(schema: dict[str, Any], instance: Any) -> list[str]:
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    out = []
+    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in error.absolute_path) or "(body)"
+        out.append(f"{where}: {error.message}")
+    return out
+
+
+def _fail(what: str, problems: list[str]) -> None:
+    if problems:
+        raise AssertionError(f"{what}:\n  - " + "\n  - ".join(problems))
+
+
+def validate_sendgrid_request(rec: RecordedRequest) -> dict[str, Any]:
+    """Assert ``rec`` is a valid SendGrid ``SendMail`` request; return the parsed body."""
+    op = _operation(SENDGRID_SPEC, SENDGRID_OPERATION)
+    problems = op.check_request_line(rec, "application/json")
+    try:
+        data = json.loads(rec.body)
+    except ValueError as exc:
+        problems.append(f"body is not JSON: {exc}")
+        data = None
+    else:
+        problems += _errors(op.request_schema("application/json"), data)
+    _fail(f"SendGrid request does not match the {SENDGRID_OPERATION} contract", problems)
+    return data
+
+
+def _pascal(snake: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in snake.split("_"))
+
+
+def _coerce(name: str, values: list[str], schema: dict[str, Any]) -> Any:
+    """Turn form values into the JSON type the schema declares; ValueError if impossible."""
+    kind = schema.get("type")
+    if kind == "array":
+        return [_coerce(name, [v], schema.get("items", {})) for v in values]
+    if len(values) > 1:
+        raise ValueError(f"{name}: given {len(values)} times but is not an array field")
+    value = values[0]
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not a form-encoded {kind}") from None
+    if kind == "boolean":
+        if value.lower() not in ("true", "false"):
+            raise ValueError(f"{name}: {value!r} is not a form-encoded boolean ('true'/'false')")
+        return value.lower() == "true"
+    return value
+
+
+def validate_twilio_request(rec: RecordedRequest, *, strict: bool = False) -> dict[str, Any]:
+    """Assert ``rec`` is a valid Twilio ``CreateMessage`` request; return the typed fields.
+
+    Form fields are checked against the form-encoded request schema (required fields, types
+    after decoding the strings, enums, patterns) and the spec's ``x-twilio.conditional``
+    groups (one of From/MessagingServiceSid, one of Body/MediaUrl/ContentSid). Unknown
+    fields are errors when the schema forbids them, or always with ``strict=True``.
+    """
+    op = _operation(TWILIO_SPEC, TWILIO_OPERATION)
+    problems = op.check_request_line(rec, FORM)
+    schema = op.request_schema(FORM)
+    props: dict[str, Any] = schema.get("properties", {})
+    try:
+        fields = parse_qs(rec.body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        fields = {}
+        problems.append("body is not UTF-8")
+    typed: dict[str, Any] = {}
+    for name, values in fields.items():
+        if name not in props:
+            if strict or schema.get("additionalProperties") is False:
+                problems.append(f"{name}: not a field of {TWILIO_OPERATION}")
+            continue
+        try:
+            typed[name] = _coerce(name, values, props[name])
+        except ValueError as exc:
+            problems.append(str(exc))
+    problems += _errors(schema, typed)
+    for group in op.op.get("x-twilio", {}).get("conditional", []):
+        names = [_pascal(g) for g in group]
+        if not any(n in typed for n in names):
+            problems.append(f"one of {', '.join(names)} is required")
+    _fail(f"Twilio request does not match the {TWILIO_OPERATION} contract", problems)
+    return typed
+
+
+def validate_twilio_message(payload: Any, status: int = 201) -> None:
+    """Assert ``payload`` matches the spec's ``CreateMessage`` response schema."""
+    op = _operation(TWILIO_SPEC, TWILIO_OPERATION)
+    _fail(
+        f"Twilio {status} body does not match the {TWILIO_OPERATION} contract",
+        _errors(op.response_schema(status), payload),
+    )

@@ -1,0 +1,157 @@
+"""Test helpers: polling with a deadline, running `reactor` as a real process, SQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import psycopg
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait_until(
+    condition: Callable[[], T], timeout: float = 15.0, interval: float = 0.02, what: str = ""
+) -> T:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T = condition()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+        last = condition()
+    return last
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def query(url: str, sql: str, params: Iterable[Any] | Mapping[str, Any] | None = None) -> list[tuple]:
+    """Run one statement in autocommit and return its rows (empty when it returns none)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def scalar(url: str, sql: str, params: Iterable[Any] | Mapping[str, Any] | None = None) -> Any:
+    """The single value a query returns."""
+    rows = query(url, sql, params)
+    return rows[0][0]
+
+
+def insert_invoices(url: str, count: int, status: str = "MATCHED", vendor: str = "Acme Ltd",
+                    amount: str = "1250.00") -> list[str]:
+    """Insert `count` invoices with one statement; return their ids."""
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    query(
+        url,
+        "INSERT INTO invoices (id, invoice_number, vendor_name, total_amount, matched_status) "
+        "SELECT id, 'INV-' || ord, %s, %s::numeric, %s "
+        "FROM unnest(%s::uuid[]) WITH ORDINALITY AS t(id, ord)",
+        (vendor, amount, status, ids),
+    )
+    return ids
+
+
+def notification_rows(url: str) -> list[dict[str, Any]]:
+    """Every notifications row as a dict."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
+        return cursor.execute("SELECT * FROM notifications ORDER BY id").fetchall()
+
+
+def run_cli(args: list[str], env: Mapping[str, str], timeout: float = 120,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python -m reactor ARGS` to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "reactor", *args],
+        env={**clean_environ(), **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or ROOT,
+    )
+
+
+def clean_environ() -> dict[str, str]:
+    """The parent's environment without any reactor setting that could leak into a test."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "TMPDIR", "SYSTEMROOT")
+    return {k: v for k, v in os.environ.items() if k in keep}
+
+
+class ReactorProcess:
+    """`reactor run` as a subprocess, with its output captured to a file."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path, cwd: Path | None = None) -> None:
+        self.port = int(env.get("PORT") or free_port())
+        self.env = {**clean_environ(), **env, "PORT": str(self.port), "HOST": "127.0.0.1"}
+        self.log_path = log_path
+        self.cwd = cwd or ROOT
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The probe app's URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait_ready: bool = True, timeout: float = 30.0) -> ReactorProcess:
+        """Start the process and (by default) wait until /health/ready answers 200."""
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "reactor", "run"],
+            env=self.env, cwd=self.cwd, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        if wait_ready:
+            wait_until(lambda: self.ready_status() == 200 or self._died(), timeout,
+                       what="reactor readiness")
+            assert self.process.poll() is None, f"reactor exited:\n{self.output()}"
+        return self
+
+    def _died(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def get(self, path: str, timeout: float = 2.0, **kwargs: Any) -> httpx.Response:
+        """GET a path of the probe app."""
+        return httpx.get(self.base_url + path, timeout=timeout, **kwargs)
+
+    def ready_status(self) -> int | None:
+        """Status of /health/ready, None when nothing answers."""
+        try:
+            return self.get("/health/ready", timeout=2.0).status_code
+        except httpx.HTTPError:
+            return None
+
+    def output(self) -> str:
+        """Everything the process wrote so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Signal the process and wait for its exit status."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            self._log.close()
+
+    def kill(self) -> None:
+        """SIGKILL, no grace."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
