@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from reactor import __version__
 from reactor.config import ConfigError, DatabaseSettings, Settings, load_settings
-from reactor.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from reactor.embedded import EmbeddedPostgres, EmbeddedPostgresError, bin_dir
 
 EXIT_CONFIG = 2
 
@@ -62,7 +62,7 @@ def database(settings: DatabaseSettings, migrate: bool) -> Iterator[str]:
         _say(f"embedded PostgreSQL: {error}")
         raise SystemExit(1) from None
     _say(f"embedded PostgreSQL data folder: {server.data_dir}")
-    _say(f"connect with: psql {server.url}")
+    _say(f"connect with: {bin_dir() / 'psql'} {server.url}")
     try:
         if migrate:
             from reactor import migrations

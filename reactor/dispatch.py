@@ -168,8 +168,11 @@ class Dispatcher:
                 failures += 1
                 delay = min(30.0, 0.2 * 2**failures) * random.uniform(0.5, 1.0)
                 if isinstance(error, DATABASE_ERRORS):
-                    log.warning("database unavailable; dispatcher retries", error=str(error),
-                                retry_in=round(delay, 2))
+                    log.warning(
+                        "database unavailable; dispatcher retries",
+                        error=str(error),
+                        retry_in=round(delay, 2),
+                    )
                 else:
                     log.exception("dispatcher pass failed; retrying", retry_in=round(delay, 2))
             if self._stopping:

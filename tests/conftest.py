@@ -69,8 +69,12 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServ
         return
     server = EmbeddedPostgres(
         tmp_path_factory.mktemp("pg"),
-        settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
-                  "max_connections": "300"},
+        settings={
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "300",
+        },
     ).start()
     try:
         yield PostgresServer(server.url, server)

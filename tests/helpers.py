@@ -41,7 +41,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def query(url: str, sql: str, params: Iterable[Any] | Mapping[str, Any] | None = None) -> list[tuple]:
+def query(
+    url: str, sql: str, params: Iterable[Any] | Mapping[str, Any] | None = None
+) -> list[tuple]:
     """Run one statement in autocommit and return its rows (empty when it returns none)."""
     with psycopg.connect(url, autocommit=True) as conn:
         cursor = conn.execute(sql, params)
@@ -54,8 +56,9 @@ def scalar(url: str, sql: str, params: Iterable[Any] | Mapping[str, Any] | None 
     return rows[0][0]
 
 
-def insert_invoices(url: str, count: int, status: str = "MATCHED", vendor: str = "Acme Ltd",
-                    amount: str = "1250.00") -> list[str]:
+def insert_invoices(
+    url: str, count: int, status: str = "MATCHED", vendor: str = "Acme Ltd", amount: str = "1250.00"
+) -> list[str]:
     """Insert `count` invoices with one statement; return their ids."""
     ids = [str(uuid.uuid4()) for _ in range(count)]
     query(
@@ -75,8 +78,9 @@ def notification_rows(url: str) -> list[dict[str, Any]]:
         return cursor.execute("SELECT * FROM notifications ORDER BY id").fetchall()
 
 
-def run_cli(args: list[str], env: Mapping[str, str], timeout: float = 120,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], env: Mapping[str, str], timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m reactor ARGS` to completion."""
     return subprocess.run(
         [sys.executable, "-m", "reactor", *args],
@@ -114,11 +118,17 @@ class ReactorProcess:
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "reactor", "run"],
-            env=self.env, cwd=self.cwd, stdout=self._log, stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         if wait_ready:
-            wait_until(lambda: self.ready_status() == 200 or self._died(), timeout,
-                       what="reactor readiness")
+            wait_until(
+                lambda: self.ready_status() == 200 or self._died(),
+                timeout,
+                what="reactor readiness",
+            )
             assert self.process.poll() is None, f"reactor exited:\n{self.output()}"
         return self
 

@@ -27,8 +27,11 @@ def test_update_into_review_notifies_every_recipient(
     reactor: ReactorProcess, database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio
 ) -> None:
     [invoice] = insert_invoices(database_url, 1, status="MATCHED")
-    query(database_url, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s",
-          (invoice,))
+    query(
+        database_url,
+        "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s",
+        (invoice,),
+    )
 
     emails = sendgrid.wait_for(len(EMAILS))
     sms = twilio.wait_for(len(PHONES))
@@ -48,9 +51,12 @@ def test_insert_in_review_notifies(
     reactor: ReactorProcess, database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio
 ) -> None:
     invoice = str(uuid.uuid4())
-    query(database_url,
-          "INSERT INTO invoices (id, vendor_name, total_amount, matched_status) "
-          "VALUES (%s, 'Globex', 99.5, 'NEEDS_REVIEW')", (invoice,))
+    query(
+        database_url,
+        "INSERT INTO invoices (id, vendor_name, total_amount, matched_status) "
+        "VALUES (%s, 'Globex', 99.5, 'NEEDS_REVIEW')",
+        (invoice,),
+    )
     sendgrid.wait_for(len(EMAILS))
     twilio.wait_for(len(PHONES))
     wait_until(lambda: _all_sent(database_url, RECIPIENTS), what="rows SENT")
@@ -67,13 +73,18 @@ def test_writes_that_are_not_transitions_do_nothing(
     events_before = scalar(database_url, "SELECT count(*) FROM review_events")
     [matched] = insert_invoices(database_url, 1, status="MATCHED")
 
-    query(database_url, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s",
-          (in_review,))  # unchanged status
+    query(
+        database_url,
+        "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s",
+        (in_review,),
+    )  # unchanged status
     query(database_url, "UPDATE invoices SET vendor_name = 'Renamed' WHERE id = %s", (in_review,))
-    query(database_url, "UPDATE invoices SET matched_status = 'APPROVED' WHERE id = %s",
-          (matched,))
-    query(database_url, "INSERT INTO invoices (id, vendor_name, matched_status) "
-          "VALUES (gen_random_uuid(), 'x', 'MATCHED')")
+    query(database_url, "UPDATE invoices SET matched_status = 'APPROVED' WHERE id = %s", (matched,))
+    query(
+        database_url,
+        "INSERT INTO invoices (id, vendor_name, matched_status) "
+        "VALUES (gen_random_uuid(), 'x', 'MATCHED')",
+    )
 
     assert scalar(database_url, "SELECT count(*) FROM review_events") == events_before
     # A marker transition afterwards proves the reactor was listening all along.
@@ -82,8 +93,10 @@ def test_writes_that_are_not_transitions_do_nothing(
     assert len(sendgrid.requests) == 2 * len(EMAILS)
     assert len(twilio.requests) == 2 * len(PHONES)
     assert scalar(database_url, "SELECT count(DISTINCT invoice_id) FROM notifications") == 2
-    assert scalar(database_url, "SELECT count(*) FROM notifications WHERE invoice_id = %s",
-                  (marker,)) == RECIPIENTS
+    assert (
+        scalar(database_url, "SELECT count(*) FROM notifications WHERE invoice_id = %s", (marker,))
+        == RECIPIENTS
+    )
 
 
 def test_one_update_of_500_invoices_delivers_each_once(
@@ -98,17 +111,23 @@ def test_one_update_of_500_invoices_delivers_each_once(
     assert scalar(database_url, "SELECT count(*) FROM review_events") == 500
     counts = Counter(sendgrid.accepted_recipients() + twilio.accepted_recipients())
     assert counts == {r: 500 for r in (*EMAILS, *PHONES)}
-    per_invoice = query(database_url,
-                        "SELECT invoice_id, count(*) FROM notifications GROUP BY invoice_id")
+    per_invoice = query(
+        database_url, "SELECT invoice_id, count(*) FROM notifications GROUP BY invoice_id"
+    )
     assert len(per_invoice) == len(ids) and {c for _, c in per_invoice} == {RECIPIENTS}
 
 
 def test_events_committed_while_no_reactor_runs_are_sent_at_start(
-    reactor_env: dict[str, str], database_url: str, sendgrid: FakeSendGrid,
-    twilio: FakeTwilio, tmp_path
+    reactor_env: dict[str, str],
+    database_url: str,
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
+    tmp_path,
 ) -> None:
     insert_invoices(database_url, 3, status="NEEDS_REVIEW")
-    assert scalar(database_url, "SELECT count(*) FROM review_events WHERE processed_at IS NULL") == 3
+    assert (
+        scalar(database_url, "SELECT count(*) FROM review_events WHERE processed_at IS NULL") == 3
+    )
     assert sendgrid.requests == []
 
     process = ReactorProcess(reactor_env, tmp_path / "late.log").start()
@@ -126,16 +145,22 @@ def test_invoice_that_returns_to_review_is_a_new_episode(
     [invoice] = insert_invoices(database_url, 1, status="NEEDS_REVIEW")
     wait_until(lambda: _all_sent(database_url, RECIPIENTS), what="first episode")
     query(database_url, "UPDATE invoices SET matched_status = 'MATCHED' WHERE id = %s", (invoice,))
-    query(database_url, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s",
-          (invoice,))
+    query(
+        database_url,
+        "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s",
+        (invoice,),
+    )
     wait_until(lambda: _all_sent(database_url, 2 * RECIPIENTS), what="second episode")
     assert scalar(database_url, "SELECT count(DISTINCT episode_id) FROM notifications") == 2
     assert Counter(sendgrid.accepted_recipients()) == {e: 2 for e in EMAILS}
 
 
 def test_invoice_that_leaves_review_before_dispatch_is_skipped(
-    reactor_env: dict[str, str], database_url: str, sendgrid: FakeSendGrid,
-    twilio: FakeTwilio, tmp_path
+    reactor_env: dict[str, str],
+    database_url: str,
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
+    tmp_path,
 ) -> None:
     [invoice] = insert_invoices(database_url, 1, status="NEEDS_REVIEW")
     query(database_url, "UPDATE invoices SET matched_status = 'APPROVED' WHERE id = %s", (invoice,))
@@ -146,11 +171,15 @@ def test_invoice_that_leaves_review_before_dispatch_is_skipped(
         wait_until(lambda: _all_sent(database_url, RECIPIENTS), what="marker sent")
     finally:
         process.stop()
-    rows = query(database_url, "SELECT status, error_message FROM notifications "
-                 "WHERE invoice_id = %s", (invoice,))
+    rows = query(
+        database_url,
+        "SELECT status, error_message FROM notifications WHERE invoice_id = %s",
+        (invoice,),
+    )
     assert len(rows) == RECIPIENTS
     assert {status for status, _ in rows} == {"SKIPPED"}
     assert all("APPROVED" in message for _, message in rows)
-    sent_to = {r.data.get("personalizations", [{}])[0].get("subject", "") for r in sendgrid.requests}
     assert len(sendgrid.requests) == len(EMAILS)  # only the marker's emails
-    assert sent_to is not None and marker
+    assert all(
+        str(marker) in r.data["subject"] or "INV-" in r.data["subject"] for r in sendgrid.requests
+    )

@@ -65,6 +65,7 @@ class TwilioTransport:
         if client is None:
             http = _HeaderKeepingHttpClient(timeout=self._timeout)
             client = Client(self._sid, self._token, http_client=http)
+            client.edge = client.region = None  # TWILIO_EDGE/REGION would rewrite our base URL
             client.api.base_url = self._base_url
             self._local.client = client
         return client

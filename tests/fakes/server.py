@@ -31,8 +31,13 @@ class Reply:
 
     ``status=0`` means "what the provider would normally answer"; ``body``/``headers`` then
     override or extend that answer. ``body=None`` with an error status gives the provider's
-    usual error body for that status. ``drop`` closes the connection without answering;
-    ``hang`` holds it open that many seconds without answering, then drops it.
+    usual error body for that status; a scripted 2xx still gets a fresh message id. ``delay``
+    waits before answering (a status-0 reply with no delay uses the fake's ``delay``).
+    ``drop`` closes the connection without answering; ``hang`` holds it open that many
+    seconds without answering, then drops it.
+
+    Precedence per request: ``fail_recipient`` match, then the ``script`` queue, then
+    ``responder``, then the provider's normal behaviour (routing, auth, validation).
     """
 
     status: int = 0
@@ -338,7 +343,8 @@ class FakeServer:
             reply = self._choose(rec)
         except Exception as exc:  # a broken responder: make it visible, answer 500
             self.errors.append(exc)
-            return _Answer(500, _encode({"error": f"responder raised {exc!r}"})[0])
+            body, headers = _encode({"error": f"responder raised {exc!r}"})
+            return _Answer(500, body, headers)
         if reply is None:
             answer = self._normal(rec)
             answer.delay = self.delay

@@ -1,0 +1,64 @@
+"""Bad settings stop start-up with exit status 2 and one line naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import run_cli
+
+GOOD = {
+    "NOTIFICATION_RECIPIENTS": "ap@example.com,+14155552671",
+    "DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/db",
+}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "variable"),
+    [
+        ({"REVIEW_NOTIFICATION_INTERVAL": "4"}, "REVIEW_NOTIFICATION_INTERVAL"),
+        ({"REVIEW_NOTIFICATION_INTERVAL": "1441"}, "REVIEW_NOTIFICATION_INTERVAL"),
+        ({"REVIEW_NOTIFICATION_INTERVAL": "soon"}, "REVIEW_NOTIFICATION_INTERVAL"),
+        ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://"}, "DATABASE_URL"),
+        ({"FRONTEND_BASE_URL": "not a url"}, "FRONTEND_BASE_URL"),
+        ({"FRONTEND_BASE_URL": "ftp://files.example.com"}, "FRONTEND_BASE_URL"),
+        ({"NOTIFICATION_RECIPIENTS": ""}, "NOTIFICATION_RECIPIENTS"),
+        ({"NOTIFICATION_RECIPIENTS": " , ,"}, "NOTIFICATION_RECIPIENTS"),
+        ({"NOTIFICATION_RECIPIENTS": "nobody,12,@example.com"}, "NOTIFICATION_RECIPIENTS"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"SENDGRID_API_KEY": "SG.x"}, "SENDGRID_FROM_EMAIL"),
+        ({"TWILIO_ACCOUNT_SID": "AC" + "0" * 32}, "TWILIO_AUTH_TOKEN"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_bad_setting_exits_2_naming_it(
+    overrides: dict[str, str], variable: str, command: str
+) -> None:
+    result = run_cli([command], {**GOOD, **overrides}, timeout=30)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0]
+    assert "Traceback" not in result.stderr
+    assert "pw" not in result.stderr and result.stdout == ""
+
+
+def test_missing_recipients_is_named() -> None:
+    result = run_cli(["run"], {"DATABASE_URL": GOOD["DATABASE_URL"]}, timeout=30)
+    assert result.returncode == 2
+    assert "NOTIFICATION_RECIPIENTS: required" in result.stderr
+
+
+def test_run_refuses_a_database_that_is_not_migrated(empty_database_url: str) -> None:
+    result = run_cli(["run"], {**GOOD, "DATABASE_URL": empty_database_url}, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "reactor migrate" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "migrate", "sweep"])
+def test_every_command_has_help(command: str) -> None:
+    result = run_cli([command, "--help"], {}, timeout=30)
+    assert result.returncode == 0
+    assert f"usage: reactor {command}" in result.stdout
