@@ -97,7 +97,7 @@ def cmd_run(settings: Settings) -> int:
     from reactor.migrations import head_revision
     from reactor.service import serve
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, secrets=settings.secret_values())
     with database(settings, migrate=True) as url:
         revision = _require_current_schema(url) if settings.database_url else head_revision()
         return asyncio.run(serve(settings, url, revision))
@@ -118,7 +118,7 @@ def cmd_sweep(settings: Settings, dry_run: bool) -> int:
     from reactor.logs import configure_logging
     from reactor.sweep import run_sweep
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, secrets=settings.secret_values())
     with database(settings, migrate=not settings.database_url) as url:
         if settings.database_url:
             _require_current_schema(url)

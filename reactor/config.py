@@ -149,6 +149,19 @@ class Settings(DatabaseSettings):
         """The parsed, de-duplicated recipients."""
         return parse_recipients(self.notification_recipients, self.default_phone_region)
 
+    def secret_values(self) -> list[str]:
+        """Every credential in these settings, for the log redactor."""
+        values = [
+            s.get_secret_value()
+            for s in (self.sendgrid_api_key, self.twilio_auth_token)
+            if s is not None
+        ]
+        if self.database_url:
+            password = conninfo_to_dict(libpq_url(self.database_url)).get("password")
+            if password:
+                values.append(str(password))
+        return values
+
     @property
     def email_transport(self) -> Literal["sendgrid", "console"]:
         """Which transport delivers email."""

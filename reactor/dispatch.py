@@ -27,6 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 
 from reactor import metrics
 from reactor.config import Settings
+from reactor.masking import mask_text
 from reactor.messages import InvoiceView, MessageRenderer
 from reactor.recipients import Channel
 from reactor.resources import sql
@@ -122,6 +123,20 @@ def _delivery(row: Mapping[str, Any]) -> Delivery:
     )
 
 
+def _to_send(rows: list[dict[str, Any]], report: DrainReport) -> list[Delivery]:
+    """The claimed rows to send; rows claimed straight into SKIPPED or FAILED are counted."""
+    deliveries = []
+    for row in rows:
+        status = row["status"]
+        if status == "SENDING":
+            deliveries.append(_delivery(row))
+        elif status in ("SKIPPED", "FAILED"):
+            report.skipped += status == "SKIPPED"
+            report.failed += status == "FAILED"
+            metrics.DELIVERIES.labels(row["method"], status.lower()).inc()
+    return deliveries
+
+
 class Dispatcher:
     """Drains the outbox and the due deliveries, sending with bounded concurrency."""
 
@@ -192,7 +207,7 @@ class Dispatcher:
                 continue
             deliveries = await self._claim_events(room, report)
             if deliveries is None:
-                deliveries = await self._claim_due(room)
+                deliveries = await self._claim_due(room, report)
                 if not deliveries:
                     break
             report.claimed += len(deliveries)
@@ -234,22 +249,18 @@ class Dispatcher:
             "lease_seconds": self._settings.lease_seconds,
         }
         rows = await self._fetch(sql("queries/expand_events"), params)
-        head = rows[0]
-        if head["claimed_events"] == 0:
+        if rows[0]["claimed_events"] == 0:
             return None
-        report.events += head["claimed_events"]
-        report.skipped += head["skipped"]
-        if head["skipped"]:
-            metrics.DELIVERIES.labels("any", "skipped").inc(head["skipped"])
-        return [_delivery(row) for row in rows if row["id"] is not None]
+        report.events += rows[0]["claimed_events"]
+        return _to_send(rows, report)
 
-    async def _claim_due(self, room: int) -> list[Delivery]:
+    async def _claim_due(self, room: int, report: DrainReport) -> list[Delivery]:
         params = {
             "limit": min(self._settings.claim_batch_size, room),
             "lease_seconds": self._settings.lease_seconds,
             "max_attempts": self._settings.max_attempts,
         }
-        return [_delivery(row) for row in await self._fetch(sql("queries/claim_due"), params)]
+        return _to_send(await self._fetch(sql("queries/claim_due"), params), report)
 
     async def _fetch(self, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         async with self._pool.connection() as conn:
@@ -299,7 +310,10 @@ class Dispatcher:
             message = self._renderer.sms(delivery.invoice)
         started = time.perf_counter()
         try:
-            message_id = transport.send(delivery.recipient, message)
+            with structlog.contextvars.bound_contextvars(
+                invoice_id=delivery.invoice.invoice_id, channel=channel, delivery_id=delivery.id
+            ):
+                message_id = transport.send(delivery.recipient, message)
         except SendError as error:
             metrics.SEND_ATTEMPTS.labels(channel, error.failure.value).inc()
             return self._failed(delivery, error)
@@ -333,7 +347,7 @@ class Dispatcher:
         state = self.channels[delivery.channel]
         state.last_failure_at = datetime.now(UTC)
         state.last_failure_class = error.failure.value
-        state.last_error = error.message
+        state.last_error = mask_text(error.message)  # shown by /health/status
         channel = delivery.channel.value
         context = {
             "delivery_id": delivery.id,

@@ -20,6 +20,7 @@ import psycopg
 import structlog
 
 from reactor import metrics
+from reactor.aio import bounded
 from reactor.db import conninfo
 from reactor.resources import sql
 
@@ -88,13 +89,14 @@ class Listener:
                     await asyncio.wait_for(self._stop.wait(), timeout=delay)
 
     async def _listen_once(self, reconnect: bool) -> None:
+        # Quiet for a third of the bound, then a probe with a third to answer: a dead
+        # connection is found within two thirds of LISTENER_TIMEOUT_SECONDS.
         probe_every = max(0.5, self._timeout / 3)
-        connection = await asyncio.wait_for(
-            psycopg.AsyncConnection.connect(self._conninfo, autocommit=True),
-            timeout=self._timeout,
+        connection = await bounded(
+            psycopg.AsyncConnection.connect(self._conninfo, autocommit=True), self._timeout
         )
         try:
-            await asyncio.wait_for(connection.execute(f"LISTEN {CHANNEL}"), self._timeout)
+            await bounded(connection.execute(f"LISTEN {CHANNEL}"), probe_every)
             self._set_connected(reconnect)
             self._on_connect()  # catch up on whatever was missed while not listening
             while not self._stop.is_set():
@@ -105,10 +107,10 @@ class Listener:
                     if self._stop.is_set():
                         break
                 if quiet and not self._stop.is_set():
-                    await asyncio.wait_for(connection.execute(sql("queries/ping")), self._timeout)
+                    await bounded(connection.execute(sql("queries/ping")), probe_every)
         finally:
             with contextlib.suppress(TimeoutError, psycopg.Error, OSError):
-                await asyncio.wait_for(connection.close(), timeout=1.0)
+                await bounded(connection.close(), 1.0)
 
     def _wake(self, payload: str) -> None:
         metrics.NOTIFIES.inc()

@@ -7,7 +7,9 @@ processors, so the masking applies to every line whoever logged it.
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -20,6 +22,38 @@ SERVICE = "invoice-reactor"
 _CHATTY_LOGGERS = ("twilio", "twilio.http_client", "python_http_client", "urllib3", "sendgrid")
 
 
+_CREDENTIAL_PATTERNS = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [REDACTED]"),
+    (re.compile(r"(?i)(postgres(?:ql)?(?:\+\w+)?://[^:/@\s]*):[^@\s]*@"), r"\1:[REDACTED]@"),
+    (re.compile(r"\bSG\.[A-Za-z0-9_-]{6,}(?:\.[A-Za-z0-9_-]+)?"), "[REDACTED]"),
+)
+
+
+class SecretRedactor:
+    """Replaces known secret values, and anything shaped like a credential, in every field."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def redact(self, value: Any) -> Any:
+        """The value with secrets replaced (recursing into containers)."""
+        if isinstance(value, str):
+            for secret in self.secrets:
+                if secret in value:
+                    value = value.replace(secret, "[REDACTED]")
+            for pattern, replacement in _CREDENTIAL_PATTERNS:
+                value = pattern.sub(replacement, value)
+            return value
+        if isinstance(value, dict):
+            return {k: self.redact(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.redact(v) for v in value)
+        return value
+
+    def __call__(self, _: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        return {key: self.redact(value) for key, value in event_dict.items()}
+
+
 def _mask_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     return {key: mask_value(value) for key, value in event_dict.items()}
 
@@ -29,8 +63,13 @@ def _add_service(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     return event_dict
 
 
-def configure_logging(level: str = "INFO", json_lines: bool | None = None) -> None:
-    """Configure structlog and standard logging for the whole process."""
+def configure_logging(
+    level: str = "INFO", json_lines: bool | None = None, secrets: Iterable[str] = ()
+) -> None:
+    """Configure structlog and standard logging for the whole process.
+
+    `secrets` are values that must never be printed (API keys, tokens, passwords).
+    """
     if json_lines is None:
         json_lines = not sys.stdout.isatty()
     shared: list[Any] = [
@@ -40,6 +79,7 @@ def configure_logging(level: str = "INFO", json_lines: bool | None = None) -> No
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_service,
         structlog.processors.format_exc_info,
+        SecretRedactor(secrets),
         _mask_personal_data,
     ]
     renderer: Any = (

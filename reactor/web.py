@@ -22,13 +22,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reactor import __version__, metrics
+from reactor.aio import bounded
 from reactor.config import Settings
 from reactor.dispatch import Dispatcher
 from reactor.listener import CHANNEL, Listener
 from reactor.resources import sql
 from reactor.sweep import Sweeper
 
-PROBE_TIMEOUT = 0.8  # readiness must answer within a second even when the database hangs
+PROBE_TIMEOUT = 0.5  # readiness must answer within a second even when the database hangs
 
 
 def _jsonable(value: Any) -> Any:
@@ -93,7 +94,7 @@ class Probes:
         """Round trip to the database, bounded by PROBE_TIMEOUT."""
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(self._query("queries/ping"), PROBE_TIMEOUT)
+            await bounded(self._query("queries/ping"), PROBE_TIMEOUT)
         except Exception as error:  # any failure means "not up"; never a 500
             return {"up": False, "error": type(error).__name__}
         return {"up": True, "round_trip_ms": round((time.perf_counter() - started) * 1000, 2)}
@@ -101,7 +102,7 @@ class Probes:
     async def backlog(self) -> dict[str, Any]:
         """Pending, sending and failed counts (and updates the backlog gauges)."""
         try:
-            row = await asyncio.wait_for(self._query("queries/backlog"), PROBE_TIMEOUT)
+            row = await bounded(self._query("queries/backlog"), PROBE_TIMEOUT)
         except Exception as error:
             return {"available": False, "error": type(error).__name__}
         for status in ("pending", "sending", "failed"):

@@ -1,7 +1,8 @@
 -- Claim deliveries that are due: retries whose time has come, and rows whose lease
 -- expired because the process sending them died. Before sending, re-check that the
 -- invoice is still in review in this same episode; if not, the row is SKIPPED.
--- A row whose lease expired on its last allowed attempt is FAILED.
+-- A row whose lease expired on its last allowed attempt is FAILED. Returns every
+-- claimed row with its new status; only SENDING ones are to be sent.
 WITH due_retries AS (
     SELECT id FROM notifications
     WHERE status = 'PENDING' AND next_attempt_at <= now()
@@ -53,7 +54,7 @@ WITH due_retries AS (
     WHERE n.id = c.id
     RETURNING n.id, n.invoice_id, n.method, n.recipient, n.status, n.attempts, n.episode_id
 )
-SELECT u.id, u.invoice_id, u.method, u.recipient, u.attempts,
+SELECT u.id, u.invoice_id, u.method, u.recipient, u.attempts, u.status,
        e.created_at AS event_created_at,
        j.invoice ->> 'invoice_number' AS invoice_number,
        j.invoice ->> 'vendor_name' AS vendor_name,
@@ -61,6 +62,5 @@ SELECT u.id, u.invoice_id, u.method, u.recipient, u.attempts,
        j.invoice ->> 'currency' AS currency
 FROM updated u
 JOIN review_events e ON e.id = u.episode_id
-JOIN invoices i ON i.id = u.invoice_id
+LEFT JOIN invoices i ON i.id = u.invoice_id
 CROSS JOIN LATERAL (SELECT to_jsonb(i) AS invoice) j
-WHERE u.status = 'SENDING'

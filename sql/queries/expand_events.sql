@@ -3,7 +3,8 @@
 -- review are claimed for this process at once (SENDING, under a lease); the others
 -- are SKIPPED with the reason. An older episode of an invoice that has re-entered
 -- review is superseded by the newer one and expands to nothing.
--- Always returns one row; claimed_events = 0 means the outbox is drained.
+-- Returns the new rows (SENDING to send, SKIPPED to count), or one row of NULLs;
+-- claimed_events = 0 means the outbox is drained.
 WITH claimed AS (
     SELECT id, invoice_id, created_at
     FROM review_events
@@ -43,7 +44,7 @@ WITH claimed AS (
     ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
     RETURNING n.id, n.invoice_id, n.episode_id, n.method, n.recipient, n.status, n.attempts
 ), deliveries AS (
-    SELECT ins.id, ins.invoice_id, ins.method, ins.recipient, ins.attempts,
+    SELECT ins.id, ins.invoice_id, ins.method, ins.recipient, ins.attempts, ins.status,
            c.created_at AS event_created_at,
            j.invoice ->> 'invoice_number' AS invoice_number,
            j.invoice ->> 'vendor_name' AS vendor_name,
@@ -51,12 +52,9 @@ WITH claimed AS (
            j.invoice ->> 'currency' AS currency
     FROM inserted ins
     JOIN claimed c ON c.id = ins.episode_id
-    JOIN invoices i ON i.id = ins.invoice_id
+    LEFT JOIN invoices i ON i.id = ins.invoice_id
     CROSS JOIN LATERAL (SELECT to_jsonb(i) AS invoice) j
-    WHERE ins.status = 'SENDING'
 )
-SELECT (SELECT count(*) FROM claimed) AS claimed_events,
-       (SELECT count(*) FROM inserted WHERE status = 'SKIPPED') AS skipped,
-       d.*
+SELECT (SELECT count(*) FROM claimed) AS claimed_events, d.*
 FROM (SELECT 1) AS one
 LEFT JOIN deliveries d ON true
