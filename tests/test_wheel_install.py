@@ -1,0 +1,134 @@
+"""What the container image does, on the host: install the built wheel, migrate, run.
+
+The wheel built from this checkout goes into a fresh virtual environment (dependencies
+from the package index, through pip's cache); `reactor migrate` and `reactor run` then
+run from a folder outside the checkout against the embedded PostgreSQL, so nothing may
+depend on the source tree: the SQL files and the Alembic scripts must travel in the wheel.
+One test, and the slowest of the suite (a minute or two with a warm pip cache).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import ROOT, clean_environ, free_port, wait_until
+
+INSTALL_TIMEOUT = 900
+
+
+def _run(command: list[str], timeout: float, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, **kwargs)  # type: ignore[call-overload]
+    assert result.returncode == 0, f"{command} exited {result.returncode}:\n{result.stderr}"
+    return result
+
+
+def _stop_embedded(data_dir: Path) -> None:
+    """Stop a postmaster left behind by a failed run (pg_ctl refuses to run as root)."""
+    pid_file = data_dir / "pgdata" / "postmaster.pid"
+    if pid_file.exists():
+        with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGQUIT)
+
+
+def _status(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=2.0).status_code
+    except httpx.HTTPError:
+        return None
+
+
+@pytest.mark.timeout(INSTALL_TIMEOUT + 300)
+def test_built_wheel_migrates_and_serves_outside_the_checkout(tmp_path: Path) -> None:
+    assert not tmp_path.resolve().is_relative_to(ROOT), "the work folder must be outside"
+
+    # 1. The wheel, as the image's build stage makes it.
+    dist = tmp_path / "dist"
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+        timeout=INSTALL_TIMEOUT,
+    )
+    (wheel,) = dist.glob("invoice_reactor-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.startswith("reactor/_sql/queries/") for n in names), "sql/ is in the wheel"
+    assert any(n.startswith("reactor/_alembic/versions/") for n in names), "alembic/ too"
+    assert not any(n.startswith("tests/") for n in names)
+
+    # 2. A fresh virtual environment with only the wheel (and its dependencies).
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], timeout=120)
+    bin_dir = venv / "bin"
+    _run(
+        [str(bin_dir / "python"), "-m", "pip", "install", "-q", str(wheel)],
+        timeout=INSTALL_TIMEOUT,
+    )
+
+    # 3. From a folder outside the checkout, with an environment that cannot see it.
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in clean_environ().items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}"
+    located = _run(
+        [
+            str(bin_dir / "python"),
+            "-c",
+            "import reactor, reactor.resources as r; "
+            "print(reactor.__file__); print(r.sql_dir()); print(r.alembic_dir())",
+        ],
+        timeout=60,
+        cwd=work,
+        env=env,
+    ).stdout.split()
+    for path in located:
+        assert Path(path).is_relative_to(venv), f"{path} is not from the installed wheel"
+
+    data_dir = work / ".reactor-data"  # the default REACTOR_DATA_DIR, relative to the cwd
+    server: subprocess.Popen[bytes] | None = None
+    log_path = tmp_path / "reactor-run.log"
+    try:
+        migrate = _run([str(bin_dir / "reactor"), "migrate"], timeout=180, cwd=work, env=env)
+        assert "database is at revision" in migrate.stderr
+        assert (data_dir / "pgdata" / "PG_VERSION").exists()
+
+        port = free_port()
+        with log_path.open("wb") as log:
+            server = subprocess.Popen(
+                [str(bin_dir / "reactor"), "run"],
+                cwd=work,
+                env={
+                    **env,
+                    "HOST": "127.0.0.1",
+                    "PORT": str(port),
+                    "NOTIFICATION_RECIPIENTS": "ap-team@example.com,+14155552671",
+                },
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        base = f"http://127.0.0.1:{port}"
+        wait_until(
+            lambda: _status(base + "/health/ready") == 200 or server.poll() is not None,
+            timeout=90,
+            interval=0.2,
+            what="/health/ready from the installed wheel",
+        )
+        assert server.poll() is None, f"reactor run exited:\n{log_path.read_text()}"
+        assert _status(base + "/health/live") == 200
+        info = httpx.get(base + "/info", timeout=2.0).json()
+        assert info["transports"] == {"email": "console", "sms": "console"}
+
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0, log_path.read_text()
+        assert not (data_dir / "pgdata" / "postmaster.pid").exists(), "embedded server stopped"
+    finally:
+        if server is not None and server.poll() is None:
+            server.kill()
+            server.wait()
+        _stop_embedded(data_dir)
