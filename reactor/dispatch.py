@@ -159,6 +159,7 @@ class Dispatcher:
         self._send_slots = asyncio.Semaphore(self._concurrency)
         self._max_claimed = 2 * self._concurrency  # claim one round ahead of the senders
         self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting: dict[asyncio.Task[None], int] = {}
         self._room = asyncio.Event()
         self._outcomes: list[Outcome] = []
         self._releases: list[int] = []
@@ -247,6 +248,7 @@ class Dispatcher:
             "methods": self._methods,
             "recipients": self._addresses,
             "lease_seconds": self._settings.lease_seconds,
+            "paused": self._paused_channels(),
         }
         rows = await self._fetch(sql("queries/expand_events"), params)
         if rows[0]["claimed_events"] == 0:
@@ -259,8 +261,12 @@ class Dispatcher:
             "limit": min(self._settings.claim_batch_size, room),
             "lease_seconds": self._settings.lease_seconds,
             "max_attempts": self._settings.max_attempts,
+            "paused": self._paused_channels(),
         }
         return _to_send(await self._fetch(sql("queries/claim_due"), params), report)
+
+    def _paused_channels(self) -> list[str]:
+        return [c.value for c, state in self.channels.items() if state.paused_for() > 0]
 
     async def _fetch(self, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         async with self._pool.connection() as conn:
@@ -279,13 +285,18 @@ class Dispatcher:
     # -- sending ---------------------------------------------------------------
 
     async def _deliver(self, delivery: Delivery, report: DrainReport) -> None:
+        if self._stopping:  # claimed by the last statement before the stop: give it back
+            self._releases.append(delivery.id)
+            self._schedule_flush()
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting[task] = delivery.id  # claimed, not yet sending: released on stop
         async with self._send_slots:
-            if self._stopping:
-                self._releases.append(delivery.id)
-                self._schedule_flush()
-                return
+            del self._waiting[task]
             state = self.channels[delivery.channel]
             if state.paused_for() > 0:
+                # Paused while this row waited: give it back untouched, due when the pause ends.
                 outcome = Outcome(
                     delivery.id,
                     "PENDING",
@@ -363,9 +374,9 @@ class Dispatcher:
                 pause_seconds=AUTH_PAUSE_SECONDS,
                 **context,
             )
-            return Outcome(
-                delivery.id, "PENDING", error=error.message, retry_in=AUTH_PAUSE_SECONDS, refund=1
-            )
+            # Due at once for a process with working credentials; this one skips the
+            # channel until its pause ends, so no attempt is burnt.
+            return Outcome(delivery.id, "PENDING", error=error.message, refund=1)
         if error.failure is FailureClass.TRANSIENT and error.retry_after is not None:
             state.paused_until = max(state.paused_until, time.monotonic() + error.retry_after)
             log.warning(
@@ -439,27 +450,48 @@ class Dispatcher:
 
     # -- stopping --------------------------------------------------------------
 
-    async def stop(self, grace: float) -> None:
-        """Stop claiming, let sends in flight finish within `grace`, release the rest."""
+    def request_stop(self) -> None:
+        """Stop claiming; the run loop ends after its current statement."""
         self._stopping = True
         self.wake.set()
         self._room.set()
-        pending = list(self._tasks)
-        if pending:
-            _done, still_running = await asyncio.wait(pending, timeout=grace)
+
+    async def stop(self, grace: float, run_task: asyncio.Task[None] | None = None) -> None:
+        """Stop claiming, let sends in flight finish within `grace`, give back the rest.
+
+        Rows claimed but not yet handed to a provider go back to PENDING at once;
+        a send still running after the grace period keeps its lease, which expires
+        so that another process retries it.
+        """
+        self.request_stop()
+        deadline = time.monotonic() + grace
+        if run_task is not None:
+            await asyncio.wait({run_task}, timeout=max(0.1, grace))
+        for task, delivery_id in list(self._waiting.items()):
+            task.cancel()
+            self._releases.append(delivery_id)
+        self._waiting.clear()
+        sending = list(self._tasks)
+        if sending:
+            _, still_running = await asyncio.wait(
+                sending, timeout=max(0.0, deadline - time.monotonic())
+            )
             if still_running:
                 log.warning(
                     "sends still running after the grace period; their leases will "
                     "expire and another process will retry them",
                     count=len(still_running),
                 )
-        if self._flusher is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._flusher), timeout=max(grace, 1.0))
-            except TimeoutError:
-                log.error(
-                    "could not record all outcomes before exit",
-                    outcomes=len(self._outcomes),
-                    releases=len(self._releases),
-                )
+        self._schedule_flush()
+        assert self._flusher is not None
+        try:
+            await asyncio.wait_for(
+                asyncio.shield(self._flusher), timeout=max(2.0, deadline - time.monotonic())
+            )
+        except TimeoutError:
+            log.error(
+                "could not record all outcomes before exit",
+                outcomes=len(self._outcomes),
+                releases=len(self._releases),
+            )
         self._executor.shutdown(wait=False, cancel_futures=True)

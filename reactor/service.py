@@ -124,11 +124,11 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
     log.info("stopping", grace_seconds=settings.shutdown_grace_seconds)
     sweeper.stop()
     listener.stop()
-    await dispatcher.stop(settings.shutdown_grace_seconds)
+    by_name = {task.get_name(): task for task in tasks}
+    await dispatcher.stop(settings.shutdown_grace_seconds, run_task=by_name["dispatcher"])
     server.should_exit = True
-    for task in tasks:
-        if task.get_name() in ("listener", "sweep"):
-            task.cancel()
+    by_name["listener"].cancel()
+    by_name["sweep"].cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
     await pool.close()

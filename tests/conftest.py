@@ -8,6 +8,7 @@ Each test gets its own database cloned from a migrated template, which is fast.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,7 +57,7 @@ class PostgresServer:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def pg_server() -> Iterator[PostgresServer]:
     """The PostgreSQL server every test uses."""
     if url := os.environ.get("TEST_DATABASE_URL"):
         yield PostgresServer(url)
@@ -67,8 +68,10 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServ
         with PostgresContainer("postgres:16-alpine", driver=None) as container:
             yield PostgresServer(container.get_connection_url())
         return
+    # Not under pytest's basetemp: a concurrent pytest session rotates those folders,
+    # and PostgreSQL shuts down when its data folder disappears.
     server = EmbeddedPostgres(
-        tmp_path_factory.mktemp("pg"),
+        Path(tempfile.mkdtemp(prefix="reactor-test-pg-")),
         settings={
             "fsync": "off",
             "synchronous_commit": "off",
@@ -79,7 +82,10 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServ
     try:
         yield PostgresServer(server.url, server)
     finally:
-        server.destroy()
+        if os.environ.get("KEEP_TEST_POSTGRES"):  # keep the data folder (and its log) to debug
+            server.stop()
+        else:
+            server.destroy()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
--- Claim deliveries that are due: retries whose time has come, and rows whose lease
+-- Claim deliveries that are due (on channels not paused in this process): retries whose time has come, and rows whose lease
 -- expired because the process sending them died. Before sending, re-check that the
 -- invoice is still in review in this same episode; if not, the row is SKIPPED.
 -- A row whose lease expired on its last allowed attempt is FAILED. Returns every
@@ -6,12 +6,14 @@
 WITH due_retries AS (
     SELECT id FROM notifications
     WHERE status = 'PENDING' AND next_attempt_at <= now()
+      AND method <> ALL (%(paused)s::text[])
     ORDER BY next_attempt_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), expired_leases AS (
     SELECT id FROM notifications
     WHERE status = 'SENDING' AND lease_expires_at < now()
+      AND method <> ALL (%(paused)s::text[])
     ORDER BY lease_expires_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED

@@ -1,7 +1,8 @@
 -- Claim a batch of unprocessed outbox events and expand each into one delivery per
 -- (channel, recipient), all in one statement. Deliveries whose invoice is still in
 -- review are claimed for this process at once (SENDING, under a lease); the others
--- are SKIPPED with the reason. An older episode of an invoice that has re-entered
+-- are SKIPPED with the reason. Rows of a channel paused in this process (rate limit,
+-- refused credentials) are left PENDING for whoever can send them. An older episode of an invoice that has re-entered
 -- review is superseded by the newer one and expands to nothing.
 -- Returns the new rows (SENDING to send, SKIPPED to count), or one row of NULLs;
 -- claimed_events = 0 means the outbox is drained.
@@ -27,6 +28,7 @@ WITH claimed AS (
 ), candidates AS (
     SELECT e.id AS episode_id, e.invoice_id, r.method, r.recipient,
            coalesce(i.matched_status = 'NEEDS_REVIEW', false) AS in_review,
+           r.method <> ALL (%(paused)s::text[]) AS channel_open,
            coalesce(i.matched_status, 'deleted') AS invoice_status
     FROM current_episodes e
     LEFT JOIN invoices i ON i.id = e.invoice_id
@@ -35,9 +37,10 @@ WITH claimed AS (
     INSERT INTO notifications AS n
         (invoice_id, episode_id, method, recipient, status, attempts, lease_expires_at, error_message)
     SELECT invoice_id, episode_id, method, recipient,
-           CASE WHEN in_review THEN 'SENDING' ELSE 'SKIPPED' END,
-           CASE WHEN in_review THEN 1 ELSE 0 END,
-           CASE WHEN in_review THEN now() + make_interval(secs => %(lease_seconds)s) END,
+           CASE WHEN NOT in_review THEN 'SKIPPED' WHEN channel_open THEN 'SENDING' ELSE 'PENDING' END,
+           CASE WHEN in_review AND channel_open THEN 1 ELSE 0 END,
+           CASE WHEN in_review AND channel_open
+                THEN now() + make_interval(secs => %(lease_seconds)s) END,
            CASE WHEN NOT in_review
                 THEN 'invoice left review before dispatch (now ' || invoice_status || ')' END
     FROM candidates
