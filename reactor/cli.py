@@ -7,10 +7,13 @@ import asyncio
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
+from uuid import UUID
 
 from reactor import __version__
 from reactor.config import ConfigError, DatabaseSettings, Settings, load_settings
 from reactor.embedded import EmbeddedPostgres, EmbeddedPostgresError, bin_dir
+from reactor.recipients import Channel
 
 EXIT_CONFIG = 2
 
@@ -45,6 +48,29 @@ def _parser() -> argparse.ArgumentParser:
         "retries; send them; print a summary table.",
     )
     sweep.add_argument("--dry-run", action="store_true", help="only report what would be sent")
+    status = commands.add_parser(
+        "status",
+        help="print delivery counts, the backlog and the top failures",
+        description="Counts by status and channel, pending outbox events, the oldest pending "
+        "age and the most frequent failure messages.",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    status.add_argument("--top", type=int, default=10, help="failure messages to show (10)")
+    retry = commands.add_parser(
+        "retry",
+        help="requeue FAILED deliveries",
+        description="Put FAILED deliveries back to PENDING with fresh attempts, and wake the "
+        "running reactors. Give at least one filter, or --all.",
+    )
+    retry.add_argument("--all", action="store_true", help="every FAILED delivery")
+    retry.add_argument("--invoice", type=UUID, metavar="ID", help="only this invoice")
+    retry.add_argument("--channel", choices=[c.value for c in Channel], help="only this channel")
+    retry.add_argument(
+        "--since",
+        type=datetime.fromisoformat,
+        metavar="TIME",
+        help="only failures recorded at or after this ISO time (e.g. 2026-11-24T08:00)",
+    )
     return parser
 
 
@@ -126,12 +152,41 @@ def cmd_sweep(settings: Settings, dry_run: bool) -> int:
     return 0
 
 
+def cmd_status(settings: DatabaseSettings, as_json: bool, top: int) -> int:
+    """Print the delivery status."""
+    from reactor.operator import collect_status, format_status
+
+    with database(settings, migrate=False) as url:
+        _require_current_schema(url)
+        print(format_status(collect_status(url, top), as_json))
+    return 0
+
+
+def cmd_retry(settings: DatabaseSettings, args: argparse.Namespace) -> int:
+    """Requeue failed deliveries."""
+    from reactor.operator import requeue_failed
+
+    if not (args.all or args.invoice or args.channel or args.since):
+        _say("retry: give --all, or a filter (--invoice, --channel, --since)")
+        return EXIT_CONFIG
+    with database(settings, migrate=False) as url:
+        _require_current_schema(url)
+        count = requeue_failed(url, args.invoice, args.channel, args.since)
+    print(f"requeued {count} failed deliver{'y' if count == 1 else 'ies'}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `reactor` console script."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "migrate":
-            return cmd_migrate(load_settings(DatabaseSettings))
+        if args.command in ("migrate", "status", "retry"):
+            database_settings = load_settings(DatabaseSettings)
+            if args.command == "status":
+                return cmd_status(database_settings, args.json, args.top)
+            if args.command == "retry":
+                return cmd_retry(database_settings, args)
+            return cmd_migrate(database_settings)
         settings = load_settings(Settings)
     except ConfigError as error:
         _say(f"configuration error: {error}")

@@ -40,7 +40,7 @@ class DatabaseSettings(BaseSettings):
     database_url: str | None = None
     reactor_data_dir: Path = Path(".reactor-data")
 
-    @field_validator("database_url")
+    @field_validator("database_url", "listener_database_url", check_fields=False)
     @classmethod
     def _database_url_parses(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -57,6 +57,10 @@ class DatabaseSettings(BaseSettings):
 
 class Settings(DatabaseSettings):
     """Every setting of the service. Names are the environment variables, upper-cased."""
+
+    # The listener's own connection; set it when DATABASE_URL goes through a pooler
+    # such as PgBouncer in transaction mode, which silently drops LISTEN.
+    listener_database_url: str | None = None
 
     # Who is told, and what they get.
     default_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
@@ -156,8 +160,8 @@ class Settings(DatabaseSettings):
             for s in (self.sendgrid_api_key, self.twilio_auth_token)
             if s is not None
         ]
-        if self.database_url:
-            password = conninfo_to_dict(libpq_url(self.database_url)).get("password")
+        for url in (self.database_url, self.listener_database_url):
+            password = conninfo_to_dict(libpq_url(url)).get("password") if url else None
             if password:
                 values.append(str(password))
         return values

@@ -161,7 +161,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiting: dict[asyncio.Task[None], int] = {}
         self._room = asyncio.Event()
-        self._outcomes: list[Outcome] = []
+        self._outcomes: list[tuple[Outcome, asyncio.Future[None]]] = []
         self._releases: list[int] = []
         self._flusher: asyncio.Task[None] | None = None
         self._stopping = False
@@ -307,9 +307,14 @@ class Dispatcher:
             else:
                 loop = asyncio.get_running_loop()
                 outcome = await loop.run_in_executor(self._executor, self._send, delivery)
-        report.add(outcome)
-        self._outcomes.append(outcome)
-        self._schedule_flush()
+            report.add(outcome)
+            # The slot is held until the outcome is committed: at any moment at most
+            # SEND_CONCURRENCY rows are sent-but-unrecorded, which bounds the duplicates
+            # a crash can cause.
+            recorded = asyncio.get_running_loop().create_future()
+            self._outcomes.append((outcome, recorded))
+            self._schedule_flush()
+            await recorded
 
     def _send(self, delivery: Delivery) -> Outcome:
         """Render and send one delivery (runs on a worker thread)."""
@@ -417,16 +422,24 @@ class Dispatcher:
     async def _flush(self) -> None:
         """Write buffered outcomes until none are left; a dead database is waited out."""
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(DATABASE_ERRORS),
+            # Never give up: these rows were sent, and forgetting that would resend them.
+            retry=retry_if_exception_type(Exception),
             wait=wait_exponential_jitter(initial=0.1, max=5.0),
-            reraise=True,
+            before_sleep=lambda state: log.warning(
+                "could not record outcomes; retrying",
+                error=repr(state.outcome.exception()) if state.outcome else None,
+            ),
         )
         while self._outcomes or self._releases:
-            outcomes, self._outcomes = self._outcomes, []
+            batch, self._outcomes = self._outcomes, []
             releases, self._releases = self._releases, []
+            outcomes = [outcome for outcome, _ in batch]
             async for attempt in retrying:
                 with attempt:
                     await self._write(outcomes, releases)
+            for _, recorded in batch:
+                if not recorded.done():
+                    recorded.set_result(None)
             if any(o.status == "PENDING" for o in outcomes):
                 self.wake.set()  # a retry was scheduled: let the loop re-read when it falls due
 

@@ -81,7 +81,7 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
     dispatcher = Dispatcher(pool, settings, transports, make_renderer(settings))
     sweeper = Sweeper(pool, dispatcher, settings.sweep_interval_seconds)
     listener = Listener(
-        database_url,
+        settings.listener_database_url or database_url,
         on_wake=dispatcher.wake.set,
         on_connect=sweeper.request,
         timeout=settings.listener_timeout_seconds,

@@ -169,3 +169,14 @@ def reactor(reactor_env: dict[str, str], tmp_path: Path) -> Iterator[ReactorProc
     process = ReactorProcess(reactor_env, tmp_path / "reactor.log").start()
     yield process
     process.stop()
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A migrated PostgreSQL of this test's own, so it can be stopped and started."""
+    server = EmbeddedPostgres(
+        tmp_path / "pg", settings={"fsync": "off", "max_connections": "200"}
+    ).start()
+    migrations.upgrade(server.url)
+    yield server
+    server.destroy()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reactor import migrations
@@ -59,15 +57,6 @@ def test_endpoints_answer_with_their_shapes(reactor: ReactorProcess) -> None:
     assert echoed.headers["x-request-id"] == "req-123"
     assert len(reactor.get("/health/live").headers["x-request-id"]) == 32
     assert "access-control-allow-origin" not in root.headers
-
-
-@pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    """A PostgreSQL of this test's own, so it can be stopped and started."""
-    server = EmbeddedPostgres(tmp_path / "pg", settings={"fsync": "off"}).start()
-    migrations.upgrade(server.url)
-    yield server
-    server.destroy()
 
 
 def test_readiness_follows_the_database_and_the_listener(

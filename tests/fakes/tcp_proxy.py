@@ -1,8 +1,9 @@
 """A TCP proxy on 127.0.0.1 that can stall or cut its connections, for network faults.
 
-`stall()` keeps every connection open but stops moving bytes (a silently half-open
-peer, or a database that hangs); `resume()` moves them again; `drop()` closes every
-connection at once.
+`stall()` keeps every connection open but stops moving bytes, new ones included (a
+database that hangs); `stall_open()` does that to the connections open now only (a
+silently half-open peer: reconnecting works); `resume()` moves bytes again; `drop()`
+closes every connection at once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class TcpProxy:
         self._flowing.set()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
+        self._connections: list[threading.Event] = []
         self._closed = False
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
@@ -39,18 +41,24 @@ class TcpProxy:
                 client.close()
                 continue
             upstream.settimeout(None)
+            flowing = threading.Event()
+            flowing.set()
             with self._lock:
                 self._sockets.update((client, upstream))
+                self._connections.append(flowing)
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+                threading.Thread(
+                    target=self._pump, args=(source, sink, flowing), daemon=True
+                ).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, flowing: threading.Event) -> None:
         try:
             while True:
                 data = source.recv(65536)
                 if not data:
                     break
                 self._flowing.wait()
+                flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass
@@ -69,9 +77,18 @@ class TcpProxy:
         """Stop forwarding bytes; connections stay open and silent."""
         self._flowing.clear()
 
+    def stall_open(self) -> None:
+        """Stop forwarding bytes on the connections open now; new ones work."""
+        with self._lock:
+            for flowing in self._connections:
+                flowing.clear()
+
     def resume(self) -> None:
-        """Forward bytes again."""
+        """Forward bytes again, on every connection."""
         self._flowing.set()
+        with self._lock:
+            for flowing in self._connections:
+                flowing.set()
 
     def drop(self) -> None:
         """Close every open connection."""
