@@ -87,7 +87,7 @@ class Settings(DatabaseSettings):
     send_concurrency: int = Field(default=32, ge=1, le=512)
     claim_batch_size: int = Field(default=200, ge=1, le=10_000)
     lease_seconds: int = Field(default=120, ge=5, le=3600)
-    max_attempts: int = Field(default=12, ge=1, le=100)
+    max_attempts: int = Field(default=15, ge=1, le=100)
     retry_base_seconds: float = Field(default=30.0, gt=0, le=86_400)
     retry_cap_seconds: float = Field(default=3600.0, gt=0, le=86_400)
 

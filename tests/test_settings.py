@@ -20,6 +20,8 @@ GOOD = {
         ({"REVIEW_NOTIFICATION_INTERVAL": "soon"}, "REVIEW_NOTIFICATION_INTERVAL"),
         ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL"),
         ({"DATABASE_URL": "postgresql://"}, "DATABASE_URL"),
+        ({"LISTENER_DATABASE_URL": "redis://cache"}, "LISTENER_DATABASE_URL"),
+        ({"SEND_CONCURRENCY": "0"}, "SEND_CONCURRENCY"),
         ({"FRONTEND_BASE_URL": "not a url"}, "FRONTEND_BASE_URL"),
         ({"FRONTEND_BASE_URL": "ftp://files.example.com"}, "FRONTEND_BASE_URL"),
         ({"NOTIFICATION_RECIPIENTS": ""}, "NOTIFICATION_RECIPIENTS"),
@@ -57,7 +59,7 @@ def test_run_refuses_a_database_that_is_not_migrated(empty_database_url: str) ->
     assert "reactor migrate" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["run", "migrate", "sweep"])
+@pytest.mark.parametrize("command", ["run", "migrate", "sweep", "status", "retry"])
 def test_every_command_has_help(command: str) -> None:
     result = run_cli([command, "--help"], {}, timeout=30)
     assert result.returncode == 0
