@@ -94,6 +94,8 @@ class Settings(DatabaseSettings):
     # Sweep and listener.
     review_notification_interval: int = Field(default=30, ge=5, le=1440)
     listener_timeout_seconds: float = Field(default=30.0, ge=1, le=600)
+    # Off only to measure the old polling design: then just the periodic sweep sends.
+    listener_enabled: bool = True
 
     # Process.
     host: str = "0.0.0.0"

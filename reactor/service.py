@@ -105,11 +105,15 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
         loop.add_signal_handler(signum, stop.set)
 
     tasks = {
-        asyncio.create_task(listener.run(), name="listener"),
         asyncio.create_task(dispatcher.run(), name="dispatcher"),
         asyncio.create_task(sweeper.run(), name="sweep"),
         asyncio.create_task(server.serve(), name="http"),
     }
+    if settings.listener_enabled:
+        tasks.add(asyncio.create_task(listener.run(), name="listener"))
+    else:
+        log.warning("listener disabled: only the periodic sweep sends (polling mode)")
+        sweeper.request()
     stopper = asyncio.create_task(stop.wait(), name="stop")
     done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
     status = 0
@@ -127,8 +131,9 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
     by_name = {task.get_name(): task for task in tasks}
     await dispatcher.stop(settings.shutdown_grace_seconds, run_task=by_name["dispatcher"])
     server.should_exit = True
-    by_name["listener"].cancel()
-    by_name["sweep"].cancel()
+    for name in ("listener", "sweep"):
+        if name in by_name:
+            by_name[name].cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
     await pool.close()

@@ -176,7 +176,8 @@ async def ready(request: Request) -> JSONResponse:
         "database": database,
         "listener": {"connected": listener.connected, "listening": listener.listening},
     }
-    is_ready = database["up"] and listener.listening
+    listening = listener.listening or not probes.settings.listener_enabled
+    is_ready = database["up"] and listening
     body["status"] = "ready" if is_ready else "not ready"
     return JSONResponse(body, status_code=200 if is_ready else 503)
 
@@ -187,9 +188,11 @@ async def status(request: Request) -> JSONResponse:
     database, backlog = await asyncio.gather(probes.database(), probes.backlog())
     listener = probes.listener_state()
     transports = probes.transports()
+    listener_down = probes.settings.listener_enabled and not listener["listening"]
+    channel_paused = any(t["paused_for_seconds"] > 0 for t in transports.values())
     if not database["up"]:
         overall = "unhealthy"
-    elif not listener["listening"] or any(t["paused_for_seconds"] > 0 for t in transports.values()):
+    elif listener_down or channel_paused:
         overall = "degraded"
     else:
         overall = "healthy"
