@@ -144,12 +144,13 @@ def twilio() -> Iterator[FakeTwilio]:
         yield fake
 
 
-@pytest.fixture
-def reactor_env(database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio) -> dict[str, str]:
-    """Settings for a reactor that uses this test's database and fakes."""
+def service_env(
+    database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio, recipients: str
+) -> dict[str, str]:
+    """Settings for a reactor on `database_url` whose providers are the given fakes."""
     return {
         "DATABASE_URL": database_url,
-        "NOTIFICATION_RECIPIENTS": ",".join([*EMAILS, *PHONES]),
+        "NOTIFICATION_RECIPIENTS": recipients,
         "FRONTEND_BASE_URL": "https://ap.example.com",
         "SENDGRID_API_KEY": SENDGRID_KEY,
         "SENDGRID_FROM_EMAIL": "reactor@example.com",
@@ -158,6 +159,15 @@ def reactor_env(database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio) -
         "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
         "TWILIO_FROM_NUMBER": "+14155550000",
         "TWILIO_API_BASE_URL": twilio.url,
+    }
+
+
+@pytest.fixture
+def reactor_env(database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio) -> dict[str, str]:
+    """Settings for a reactor that uses this test's database and fakes."""
+    recipients = ",".join([*EMAILS, *PHONES])
+    return {
+        **service_env(database_url, sendgrid, twilio, recipients),
         "LOG_LEVEL": "INFO",
         "PROVIDER_TIMEOUT_SECONDS": "5",
     }

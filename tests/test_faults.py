@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from reactor.embedded import EmbeddedPostgres
-from tests.conftest import SENDGRID_KEY, TWILIO_SID, TWILIO_TOKEN
+from tests.conftest import service_env
 from tests.fakes import FakeSendGrid, FakeTwilio, RecordedRequest, Reply
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.helpers import ReactorProcess, insert_invoices, query, scalar, wait_until
@@ -31,16 +31,7 @@ UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 def fault_env(url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio, **extra: str) -> dict[str, str]:
     """Settings for a reactor under test: one email and one SMS recipient, fast retries."""
     return {
-        "DATABASE_URL": url,
-        "NOTIFICATION_RECIPIENTS": f"{EMAIL},{PHONE}",
-        "FRONTEND_BASE_URL": "https://ap.example.com",
-        "SENDGRID_API_KEY": SENDGRID_KEY,
-        "SENDGRID_FROM_EMAIL": "reactor@example.com",
-        "SENDGRID_API_HOST": sendgrid.url,
-        "TWILIO_ACCOUNT_SID": TWILIO_SID,
-        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-        "TWILIO_FROM_NUMBER": "+14155550000",
-        "TWILIO_API_BASE_URL": twilio.url,
+        **service_env(url, sendgrid, twilio, f"{EMAIL},{PHONE}"),
         "SEND_CONCURRENCY": "8",
         "PROVIDER_TIMEOUT_SECONDS": "2",
         "RETRY_BASE_SECONDS": "0.2",
