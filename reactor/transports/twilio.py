@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import requests
@@ -63,11 +64,19 @@ class TwilioTransport:
     def _client(self) -> Client:
         client = getattr(self._local, "client", None)
         if client is None:
-            http = _HeaderKeepingHttpClient(timeout=self._timeout)
+            # requests reads the proxy settings from the whole environment on every
+            # call unless told otherwise: read them once here instead.
+            http = _HeaderKeepingHttpClient(
+                timeout=self._timeout, proxy=requests.utils.get_environ_proxies(self._base_url)
+            )
+            assert http.session is not None
+            http.session.trust_env = False
+            http.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or True
             client = Client(self._sid, self._token, http_client=http)
             client.edge = client.region = None  # TWILIO_EDGE/REGION would rewrite our base URL
             client.api.base_url = self._base_url
             self._local.client = client
+            self._local.messages = client.api.v2010.accounts(self._sid).messages
         return client
 
     def send(self, recipient: str, message: Message) -> str:
@@ -75,9 +84,7 @@ class TwilioTransport:
         assert isinstance(message, str), "Twilio sends SMS bodies"
         client = self._client()
         try:
-            created = client.api.v2010.accounts(self._sid).messages.create(
-                to=recipient, body=message, **self._sender
-            )
+            created = self._local.messages.create(to=recipient, body=message, **self._sender)
         except TwilioRestException as error:
             raise self._classified(error, client) from None
         except (requests.RequestException, OSError) as error:
