@@ -2,19 +2,23 @@
 
 A drain claims work in two ways, both with FOR UPDATE SKIP LOCKED so replicas never
 share a row: new outbox events (expanded into deliveries and claimed in the same
-statement), then deliveries that are due (retries, expired leases). Each claimed
-delivery is sent on a worker thread (the SDKs are blocking) with bounded
-concurrency, and outcomes are written back in batches.
+statement), then deliveries that are due (retries, expired leases). Claimed
+deliveries go on a queue served by SEND_CONCURRENCY worker threads (the SDKs are
+blocking); outcomes come back to the event loop and are written in batches. A
+worker takes its next delivery only once its last outcome is committed, so at any
+moment at most SEND_CONCURRENCY rows are sent but not yet recorded: that bounds
+the duplicates a crash can cause.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import random
+import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -155,34 +159,48 @@ class Dispatcher:
         self._methods = [r.channel.value for r in recipients]
         self._addresses = [r.address for r in recipients]
         self._concurrency = settings.send_concurrency
-        self._executor = ThreadPoolExecutor(self._concurrency, thread_name_prefix="send")
-        self._send_slots = asyncio.Semaphore(self._concurrency)
         self._max_claimed = 2 * self._concurrency  # claim one round ahead of the senders
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._waiting: dict[asyncio.Task[None], int] = {}
+        self._queue: queue.SimpleQueue[Delivery | None] = queue.SimpleQueue()
+        self._workers: list[threading.Thread] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._claimed = 0  # claimed by this process, outcome not yet committed (loop thread)
         self._room = asyncio.Event()
-        self._outcomes: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._idle = asyncio.Event()
+        self._idle.set()
+        # Filled by worker threads, emptied by the flusher on the loop thread.
+        self._lock = threading.Lock()
+        self._outcomes: list[tuple[Outcome, threading.Event]] = []
         self._releases: list[int] = []
+        self._flush_requested = False
         self._flusher: asyncio.Task[None] | None = None
+        self._report = DrainReport()
+        self._next_due_at = 0.0  # time.monotonic() when a retry or lease may fall due
+        self._due_changed = True
         self._stopping = False
         self.wake = asyncio.Event()
         self.channels = {c: ChannelState(t.name) for c, t in transports.items()}
-        self.last_report = DrainReport()
 
     # -- the loop --------------------------------------------------------------
 
     async def run(self) -> None:
         """Drain on every wake-up and whenever a retry or lease falls due, until stopped."""
         failures = 0
+        timed_out = True
         while not self._stopping:
             self.wake.clear()
             try:
                 await self.drain()
-                delay = await self._seconds_until_due()
+                if timed_out or self._due_changed:
+                    # Only when something may have changed: a NOTIFY wake-up costs one
+                    # statement, not three.
+                    self._due_changed = False
+                    self._next_due_at = time.monotonic() + await self._seconds_until_due()
+                delay = max(0.01, self._next_due_at - time.monotonic())
                 failures = 0
             except Exception as error:
                 failures += 1
                 delay = min(30.0, 0.2 * 2**failures) * random.uniform(0.5, 1.0)
+                self._due_changed = True
                 if isinstance(error, DATABASE_ERRORS):
                     log.warning(
                         "database unavailable; dispatcher retries",
@@ -193,29 +211,40 @@ class Dispatcher:
                     log.exception("dispatcher pass failed; retrying", retry_in=round(delay, 2))
             if self._stopping:
                 break
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self.wake.wait(), timeout=delay)
+                timed_out = False
+            except TimeoutError:
+                timed_out = True
 
     async def drain(self, report: DrainReport | None = None) -> DrainReport:
-        """Claim and start sending everything that is ready; return without waiting for sends."""
+        """Claim everything that is ready and queue it for the senders; don't wait for sends."""
         report = report or DrainReport()
-        self.last_report = report
+        self._report = report
+        self._start_workers()
+        outbox_empty = False
+        due_done = time.monotonic() < self._next_due_at and not self._due_changed
         while not self._stopping:
-            room = self._max_claimed - len(self._tasks)
-            if room <= 0:
+            room = self._max_claimed - self._claimed
+            if room < self._concurrency:
+                # Refill in batches of at least SEND_CONCURRENCY rows, not one row per
+                # finished send: a claim statement per row would cost more than the send.
                 self._room.clear()
                 await self._room.wait()
                 continue
-            deliveries = await self._claim_events(room, report)
-            if deliveries is None:
-                deliveries = await self._claim_due(room, report)
-                if not deliveries:
-                    break
+            if not outbox_empty:
+                deliveries, outbox_empty = await self._claim_events(room, report)
+                due_done = due_done and not self._due_changed
+            elif not due_done:
+                deliveries, due_done = await self._claim_due(room, report)
+            else:
+                break
             report.claimed += len(deliveries)
+            self._claimed += len(deliveries)
+            if self._claimed:
+                self._idle.clear()
             for delivery in deliveries:
-                task = asyncio.create_task(self._deliver(delivery, report))
-                self._tasks.add(task)
-                task.add_done_callback(self._task_done)
+                self._queue.put(delivery)
         return report
 
     async def drain_until_idle(self) -> DrainReport:
@@ -225,45 +254,50 @@ class Dispatcher:
         return report
 
     async def wait_idle(self) -> None:
-        """Wait until no send is in flight and every outcome is written."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        while self._flusher is not None and not self._flusher.done():
-            await self._flusher
+        """Wait until every claimed delivery's outcome is committed."""
+        await self._idle.wait()
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._room.set()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("delivery task crashed", exc_info=task.exception())
+    def _start_workers(self) -> None:
+        if self._workers:
+            return
+        self._loop = asyncio.get_running_loop()
+        for number in range(self._concurrency):
+            worker = threading.Thread(target=self._work, name=f"send-{number}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
 
     # -- claiming --------------------------------------------------------------
 
-    async def _claim_events(self, room: int, report: DrainReport) -> list[Delivery] | None:
-        """Expand unprocessed outbox events; None when the outbox is empty."""
-        per_event = max(1, len(self._addresses))
-        limit = max(1, min(self._settings.claim_batch_size, room // per_event))
+    async def _claim_events(self, room: int, report: DrainReport) -> tuple[list[Delivery], bool]:
+        """Take outbox rows and expand them; also says whether the outbox is now empty."""
+        limit = self._settings.claim_batch_size
         params = {
             "limit": limit,
+            "claim_episodes": max(1, room // max(1, len(self._addresses))),
             "methods": self._methods,
             "recipients": self._addresses,
             "lease_seconds": self._settings.lease_seconds,
             "paused": self._paused_channels(),
         }
-        rows = await self._fetch(sql("queries/expand_events"), params)
-        if rows[0]["claimed_events"] == 0:
-            return None
-        report.events += rows[0]["claimed_events"]
-        return _to_send(rows, report)
+        rows = await self._fetch(sql("queries/take_events"), params)
+        taken = rows[0]["taken_events"]
+        report.events += taken
+        if rows[0]["left_pending"]:
+            self._due_changed = True  # the overflow waits as due rows for _claim_due
+        return _to_send(rows, report), taken < limit
 
-    async def _claim_due(self, room: int, report: DrainReport) -> list[Delivery]:
+    async def _claim_due(self, room: int, report: DrainReport) -> tuple[list[Delivery], bool]:
+        """Claim due retries and expired leases; also says whether none are left."""
+        limit = min(self._settings.claim_batch_size, room)
         params = {
-            "limit": min(self._settings.claim_batch_size, room),
+            "limit": limit,
             "lease_seconds": self._settings.lease_seconds,
             "max_attempts": self._settings.max_attempts,
             "paused": self._paused_channels(),
         }
-        return _to_send(await self._fetch(sql("queries/claim_due"), params), report)
+        rows = await self._fetch(sql("queries/claim_due"), params)
+        self._due_changed = True
+        return _to_send(rows, report), len(rows) < limit
 
     def _paused_channels(self) -> list[str]:
         return [c.value for c, state in self.channels.items() if state.paused_for() > 0]
@@ -284,16 +318,12 @@ class Dispatcher:
 
     # -- sending ---------------------------------------------------------------
 
-    async def _deliver(self, delivery: Delivery, report: DrainReport) -> None:
-        if self._stopping:  # claimed by the last statement before the stop: give it back
-            self._releases.append(delivery.id)
-            self._schedule_flush()
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        self._waiting[task] = delivery.id  # claimed, not yet sending: released on stop
-        async with self._send_slots:
-            del self._waiting[task]
+    def _work(self) -> None:
+        """A sender thread: take a delivery, send it, wait until its outcome is committed."""
+        while (delivery := self._queue.get()) is not None:
+            if self._stopping:  # claimed before the stop: give it back unsent
+                self._hand_back(release=delivery.id)
+                continue
             state = self.channels[delivery.channel]
             if state.paused_for() > 0:
                 # Paused while this row waited: give it back untouched, due when the pause ends.
@@ -305,16 +335,25 @@ class Dispatcher:
                     refund=1,
                 )
             else:
-                loop = asyncio.get_running_loop()
-                outcome = await loop.run_in_executor(self._executor, self._send, delivery)
-            report.add(outcome)
-            # The slot is held until the outcome is committed: at any moment at most
-            # SEND_CONCURRENCY rows are sent-but-unrecorded, which bounds the duplicates
-            # a crash can cause.
-            recorded = asyncio.get_running_loop().create_future()
-            self._outcomes.append((outcome, recorded))
-            self._schedule_flush()
-            await recorded
+                outcome = self._send(delivery)
+            recorded = threading.Event()
+            self._hand_back(outcome=(outcome, recorded))
+            recorded.wait()
+
+    def _hand_back(
+        self, outcome: tuple[Outcome, threading.Event] | None = None, release: int | None = None
+    ) -> None:
+        """From a worker thread: queue an outcome (or a release) for the flusher."""
+        with self._lock:
+            if outcome is not None:
+                self._outcomes.append(outcome)
+            if release is not None:
+                self._releases.append(release)
+            wake_flusher = not self._flush_requested
+            self._flush_requested = True
+        if wake_flusher:
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._schedule_flush)
 
     def _send(self, delivery: Delivery) -> Outcome:
         """Render and send one delivery (runs on a worker thread)."""
@@ -420,7 +459,7 @@ class Dispatcher:
             self._flusher = asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
-        """Write buffered outcomes until none are left; a dead database is waited out."""
+        """Write handed-back outcomes until none are left; a dead database is waited out."""
         retrying = AsyncRetrying(
             # Never give up: these rows were sent, and forgetting that would resend them.
             retry=retry_if_exception_type(Exception),
@@ -430,18 +469,28 @@ class Dispatcher:
                 error=repr(state.outcome.exception()) if state.outcome else None,
             ),
         )
-        while self._outcomes or self._releases:
-            batch, self._outcomes = self._outcomes, []
-            releases, self._releases = self._releases, []
+        while True:
+            with self._lock:
+                batch, self._outcomes = self._outcomes, []
+                releases, self._releases = self._releases, []
+                if not batch and not releases:
+                    self._flush_requested = False
+                    return
             outcomes = [outcome for outcome, _ in batch]
             async for attempt in retrying:
                 with attempt:
                     await self._write(outcomes, releases)
-            for _, recorded in batch:
-                if not recorded.done():
-                    recorded.set_result(None)
+            for outcome, recorded in batch:
+                self._report.add(outcome)
+                recorded.set()
+            self._claimed -= len(batch) + len(releases)
+            if self._max_claimed - self._claimed >= self._concurrency:
+                self._room.set()
+            if self._claimed == 0:
+                self._idle.set()
             if any(o.status == "PENDING" for o in outcomes):
-                self.wake.set()  # a retry was scheduled: let the loop re-read when it falls due
+                self._due_changed = True  # a retry was scheduled: re-read when it falls due
+                self.wake.set()
 
     async def _write(self, outcomes: list[Outcome], releases: list[int]) -> None:
         async with self._pool.connection() as conn:
@@ -480,31 +529,24 @@ class Dispatcher:
         deadline = time.monotonic() + grace
         if run_task is not None:
             await asyncio.wait({run_task}, timeout=max(0.1, grace))
-        for task, delivery_id in list(self._waiting.items()):
-            task.cancel()
-            self._releases.append(delivery_id)
-        self._waiting.clear()
-        sending = list(self._tasks)
-        if sending:
-            _, still_running = await asyncio.wait(
-                sending, timeout=max(0.0, deadline - time.monotonic())
-            )
-            if still_running:
-                log.warning(
-                    "sends still running after the grace period; their leases will "
-                    "expire and another process will retry them",
-                    count=len(still_running),
-                )
-        self._schedule_flush()
-        assert self._flusher is not None
+        unsent = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                delivery = self._queue.get_nowait()
+                if delivery is not None:
+                    unsent.append(delivery.id)
+        if unsent:
+            with self._lock:
+                self._releases.extend(unsent)
+            self._schedule_flush()
         try:
-            await asyncio.wait_for(
-                asyncio.shield(self._flusher), timeout=max(2.0, deadline - time.monotonic())
-            )
+            if not self._idle.is_set():
+                await asyncio.wait_for(self._idle.wait(), max(0.0, deadline - time.monotonic()))
         except TimeoutError:
-            log.error(
-                "could not record all outcomes before exit",
-                outcomes=len(self._outcomes),
-                releases=len(self._releases),
+            log.warning(
+                "sends still running or unrecorded after the grace period; their "
+                "leases will expire and another process will retry them",
+                count=self._claimed,
             )
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for _ in self._workers:
+            self._queue.put(None)

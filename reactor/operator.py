@@ -58,7 +58,7 @@ def format_status(status: dict[str, Any], as_json: bool) -> str:
         render_table(
             ["backlog", "value"],
             [
-                ("outbox events not yet processed", status["pending_outbox_events"]),
+                ("invoices waiting in the outbox", status["pending_outbox_events"]),
                 ("oldest outbox event age (s)", status["oldest_outbox_event_age_seconds"] or "-"),
                 ("oldest pending delivery age (s)", status["oldest_pending_age_seconds"] or "-"),
             ],

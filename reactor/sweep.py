@@ -49,13 +49,13 @@ async def preview(pool: AsyncConnectionPool) -> dict[str, Any]:
 
 
 async def adopt_orphans(pool: AsyncConnectionPool) -> int | None:
-    """Create episodes for invoices in review without one; None if another sweep holds the lock."""
+    """Queue invoices in review that never had an episode; None if another sweep holds the lock."""
     async with pool.connection() as conn, conn.transaction():
         locked = await (await conn.execute(sql("queries/sweep_lock"))).fetchone()
         if not locked or not locked[0]:
             return None
-        cursor = await conn.execute(sql("queries/sweep_orphans"))
-        return len(await cursor.fetchall())
+        row = await (await conn.execute(sql("queries/sweep_orphans"))).fetchone()
+        return int(row[0]) if row else 0
 
 
 class Sweeper:
@@ -128,7 +128,7 @@ async def run_sweep(settings: Settings, database_url: str, dry_run: bool) -> str
     async with make_pool(settings, database_url) as pool:
         found = await preview(pool)
         rows: list[tuple[str, object]] = [
-            ("outbox events not yet processed", found["pending_events"]),
+            ("invoices waiting in the outbox", found["pending_events"]),
             ("invoices in review never notified", found["orphan_invoices"]),
             ("retries due", found["due_retries"]),
             ("expired leases", found["expired_leases"]),
@@ -143,7 +143,7 @@ async def run_sweep(settings: Settings, database_url: str, dry_run: bool) -> str
         orphans, report = await sweep_and_drain(pool, dispatcher)
         await dispatcher.stop(grace=0)
         rows += [
-            ("episodes adopted from orphans", orphans),
+            ("invoices adopted from orphans", orphans),
             ("deliveries sent", report.sent),
             ("deliveries failed", report.failed),
             ("deliveries to retry later", report.retrying),

@@ -1,7 +1,7 @@
--- Transition-only triggers on invoices: they write one outbox row per invoice that
--- enters review and send one NOTIFY per statement, however many rows it touched.
--- Statement-level with transition tables, so a bulk UPDATE pays for one INSERT ...
--- SELECT and one NOTIFY, and a write that is not a transition pays for no NOTIFY.
+-- Transition-only triggers on invoices. Statement-level with transition tables: a
+-- statement that moves invoices into review writes one outbox row (the ids of all
+-- of them) and sends one NOTIFY, however many rows it touched; a statement that
+-- moves none writes nothing and sends no NOTIFY.
 --
 -- SECURITY DEFINER: the upstream service's role writes invoices but need not be
 -- allowed to write our tables. search_path is pinned to the migration's.
@@ -9,8 +9,9 @@
 CREATE FUNCTION reactor_invoices_inserted() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
-    INSERT INTO review_events (invoice_id)
-    SELECT n.id FROM reactor_new_rows n WHERE n.matched_status = 'NEEDS_REVIEW';
+    INSERT INTO review_events (invoice_ids)
+    SELECT array_agg(n.id) FROM reactor_new_rows n WHERE n.matched_status = 'NEEDS_REVIEW'
+    HAVING count(*) > 0;
     IF FOUND THEN
         PERFORM pg_notify('invoice_review', '');
     END IF;
@@ -21,12 +22,13 @@ $$;
 CREATE FUNCTION reactor_invoices_updated() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
-    INSERT INTO review_events (invoice_id)
-    SELECT n.id
+    INSERT INTO review_events (invoice_ids)
+    SELECT array_agg(n.id)
     FROM reactor_new_rows n
     JOIN reactor_old_rows o ON o.id = n.id
     WHERE n.matched_status = 'NEEDS_REVIEW'
-      AND o.matched_status IS DISTINCT FROM 'NEEDS_REVIEW';
+      AND o.matched_status IS DISTINCT FROM 'NEEDS_REVIEW'
+    HAVING count(*) > 0;
     IF FOUND THEN
         PERFORM pg_notify('invoice_review', '');
     END IF;

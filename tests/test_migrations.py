@@ -38,7 +38,7 @@ def _tables(url: str) -> set[str]:
 def test_fresh_database_gets_invoices_outbox_and_trigger(empty_database_url: str) -> None:
     url = empty_database_url
     migrations.upgrade(url)
-    assert {"invoices", "review_events", "notifications"} <= _tables(url)
+    assert {"invoices", "review_events", "review_episodes", "notifications"} <= _tables(url)
     invoice = str(uuid.uuid4())
     query(
         url,
@@ -46,13 +46,13 @@ def test_fresh_database_gets_invoices_outbox_and_trigger(empty_database_url: str
         "VALUES (%s, 'Acme', 12.5, 'NEEDS_REVIEW')",
         (invoice,),
     )
-    assert query(url, "SELECT invoice_id::text FROM review_events") == [(invoice,)]
+    assert query(url, "SELECT unnest(invoice_ids)::text FROM review_events") == [(invoice,)]
     assert migrations.schema_is_current(url)[0]
 
     migrations.downgrade(url)
     assert _tables(url) == {"reactor_alembic_version"}
     migrations.upgrade(url)  # and back again
-    assert {"invoices", "review_events", "notifications"} <= _tables(url)
+    assert {"invoices", "review_events", "review_episodes", "notifications"} <= _tables(url)
 
 
 def test_upstream_table_keeps_its_columns_and_survives_downgrade(empty_database_url: str) -> None:
@@ -106,4 +106,5 @@ def test_one_notify_per_statement(database_url: str) -> None:
         )
         got = wait_until(lambda: list(listener.notifies(timeout=0.2)), what="a notify")
         assert len(got) == 1 and got[0].payload == ""
-        assert scalar(database_url, "SELECT count(*) FROM review_events") == 50
+        # one outbox row for the whole statement, holding all 50 invoices
+        assert query(database_url, "SELECT cardinality(invoice_ids) FROM review_events") == [(50,)]

@@ -21,7 +21,7 @@ def test_status_and_retry(
     table = run_cli(["status"], {"DATABASE_URL": database_url})
     assert table.returncode == 0, table.stderr
     assert "FAILED" in table.stdout and "21211" in table.stdout
-    assert "outbox events not yet processed" in table.stdout
+    assert "invoices waiting in the outbox" in table.stdout
 
     report = json.loads(run_cli(["status", "--json"], {"DATABASE_URL": database_url}).stdout)
     counts = {(d["channel"], d["status"]): d["count"] for d in report["deliveries"]}

@@ -25,8 +25,9 @@ WITH due_retries AS (
     SELECT n.id,
            CASE
                WHEN i.matched_status IS DISTINCT FROM 'NEEDS_REVIEW' THEN 'SKIPPED'
-               WHEN EXISTS (SELECT 1 FROM review_events newer
-                            WHERE newer.invoice_id = n.invoice_id AND newer.id > n.episode_id)
+               WHEN EXISTS (SELECT 1 FROM review_episodes newer
+                            WHERE newer.invoice_id = n.invoice_id
+                              AND newer.entered_at > episode.entered_at)
                    THEN 'SKIPPED'
                WHEN n.status = 'SENDING' AND n.attempts >= %(max_attempts)s THEN 'FAILED'
                ELSE 'SENDING'
@@ -39,6 +40,7 @@ WITH due_retries AS (
            END AS skip_reason
     FROM due d
     JOIN notifications n ON n.id = d.id
+    JOIN review_episodes episode ON episode.id = n.episode_id
     LEFT JOIN invoices i ON i.id = n.invoice_id
 ), updated AS (
     UPDATE notifications n
@@ -57,12 +59,12 @@ WITH due_retries AS (
     RETURNING n.id, n.invoice_id, n.method, n.recipient, n.status, n.attempts, n.episode_id
 )
 SELECT u.id, u.invoice_id, u.method, u.recipient, u.attempts, u.status,
-       e.created_at AS event_created_at,
+       e.entered_at AS event_created_at,
        j.invoice ->> 'invoice_number' AS invoice_number,
        j.invoice ->> 'vendor_name' AS vendor_name,
        j.invoice ->> 'total_amount' AS total_amount,
        j.invoice ->> 'currency' AS currency
 FROM updated u
-JOIN review_events e ON e.id = u.episode_id
+JOIN review_episodes e ON e.id = u.episode_id
 LEFT JOIN invoices i ON i.id = u.invoice_id
 CROSS JOIN LATERAL (SELECT to_jsonb(i) AS invoice) j

@@ -1,9 +1,10 @@
 -- What a sweep would find, without changing anything.
 SELECT
-    (SELECT count(*) FROM review_events WHERE processed_at IS NULL) AS pending_events,
+    (SELECT coalesce(sum(cardinality(invoice_ids)), 0) FROM review_events) AS pending_events,
     (SELECT count(*) FROM invoices i
       WHERE i.matched_status = 'NEEDS_REVIEW'
-        AND NOT EXISTS (SELECT 1 FROM review_events e WHERE e.invoice_id = i.id)) AS orphan_invoices,
+        AND NOT EXISTS (SELECT 1 FROM review_episodes e WHERE e.invoice_id = i.id)
+        AND i.id NOT IN (SELECT unnest(invoice_ids) FROM review_events)) AS orphan_invoices,
     (SELECT count(*) FROM notifications
       WHERE status = 'PENDING' AND next_attempt_at <= now()) AS due_retries,
     (SELECT count(*) FROM notifications

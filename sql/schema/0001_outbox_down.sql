@@ -1,5 +1,6 @@
 -- Undo 0001: drop what the upgrade added; drop invoices only if the upgrade created it.
 DROP TABLE IF EXISTS notifications;
+DROP TABLE IF EXISTS review_episodes;
 DROP TABLE IF EXISTS review_events;
 DROP INDEX IF EXISTS reactor_invoices_in_review_idx;
 

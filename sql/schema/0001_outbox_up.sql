@@ -21,25 +21,34 @@ BEGIN
 END
 $$;
 
--- The outbox: one row per review episode of one invoice, written by the trigger in
--- the invoice's own transaction. NOTIFY only says "look here".
+-- The outbox, written by the trigger in the invoice's own transaction: one row per
+-- statement, holding every invoice that statement moved into review, so a bulk
+-- UPDATE costs one small insert. NOTIFY only says "look here". Rows are deleted
+-- when the dispatcher takes them, so the table holds pending work only.
 CREATE TABLE review_events (
-    id            bigint       GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    invoice_id    uuid         NOT NULL,
-    source        text         NOT NULL DEFAULT 'trigger' CHECK (source IN ('trigger', 'sweep')),
-    created_at    timestamptz  NOT NULL DEFAULT clock_timestamp(),
-    processed_at  timestamptz
+    id           bigint       GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    invoice_ids  uuid[]       NOT NULL,
+    source       text         NOT NULL DEFAULT 'trigger' CHECK (source IN ('trigger', 'sweep')),
+    created_at   timestamptz  NOT NULL DEFAULT clock_timestamp()
 );
--- Claiming reads only the unprocessed head of the outbox.
-CREATE INDEX review_events_pending_idx ON review_events (id) WHERE processed_at IS NULL;
+
+-- One review episode of one invoice: made by the dispatcher from an outbox row.
+-- An invoice that leaves review and comes back gets a new episode.
+CREATE TABLE review_episodes (
+    id          bigint       GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    invoice_id  uuid         NOT NULL,
+    source      text         NOT NULL CHECK (source IN ('trigger', 'sweep')),
+    entered_at  timestamptz  NOT NULL,  -- the outbox row's time: when it entered review
+    created_at  timestamptz  NOT NULL DEFAULT now()
+);
 -- "Is there a newer episode?" and "has this invoice ever had an episode?"
-CREATE INDEX review_events_invoice_idx ON review_events (invoice_id, id);
+CREATE INDEX review_episodes_invoice_idx ON review_episodes (invoice_id, entered_at);
 
 -- One delivery record per (invoice, review episode, channel, recipient).
 CREATE TABLE notifications (
     id                   bigint       GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     invoice_id           uuid         NOT NULL,
-    episode_id           bigint       NOT NULL REFERENCES review_events (id) ON DELETE CASCADE,
+    episode_id           bigint       NOT NULL REFERENCES review_episodes (id) ON DELETE CASCADE,
     method               text         NOT NULL CHECK (method IN ('email', 'sms')),
     recipient            text         NOT NULL,
     status               text         NOT NULL DEFAULT 'PENDING'

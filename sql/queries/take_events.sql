@@ -1,0 +1,75 @@
+-- Take pending outbox rows (deleting them), give every invoice in them a review
+-- episode, and expand each current episode into one delivery per (channel,
+-- recipient), all in one statement:
+--   * the first %(claim_episodes)s episodes' deliveries are claimed for this process
+--     at once (SENDING, under a lease); the rest are left PENDING and due now, for
+--     the claim_due path to take in batches (a bulk UPDATE of 10,000 invoices must
+--     not put 20,000 rows under one process's lease);
+--   * deliveries whose invoice has left review are SKIPPED with the reason;
+--   * rows of a channel paused in this process stay PENDING for whoever can send.
+-- An invoice that entered review twice before it was taken gets one episode (the
+-- later one); an episode that a newer one already supersedes expands to nothing.
+-- Returns the deliveries to send and the SKIPPED ones (to count), or one row of
+-- NULLs; taken_events < limit means the outbox is empty.
+WITH taken AS (
+    DELETE FROM review_events
+    WHERE id IN (
+        SELECT id FROM review_events ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, invoice_ids, source, created_at
+), entered AS (
+    SELECT DISTINCT ON (u.invoice_id) u.invoice_id, t.source, t.created_at AS entered_at
+    FROM taken t
+    CROSS JOIN LATERAL unnest(t.invoice_ids) AS u (invoice_id)
+    ORDER BY u.invoice_id, t.created_at DESC
+), episodes AS (
+    INSERT INTO review_episodes (invoice_id, source, entered_at)
+    SELECT invoice_id, source, entered_at FROM entered
+    ORDER BY entered_at, invoice_id
+    RETURNING id, invoice_id, entered_at
+), current_episodes AS (
+    SELECT e.id, e.invoice_id, e.entered_at, row_number() OVER (ORDER BY e.id) AS position
+    FROM episodes e
+    WHERE NOT EXISTS (
+        SELECT 1 FROM review_episodes newer
+        WHERE newer.invoice_id = e.invoice_id AND newer.entered_at > e.entered_at
+    )
+), candidates AS (
+    SELECT e.id AS episode_id, e.invoice_id, r.method, r.recipient,
+           coalesce(i.matched_status = 'NEEDS_REVIEW', false) AS in_review,
+           coalesce(i.matched_status, 'deleted') AS invoice_status,
+           e.position <= %(claim_episodes)s AND r.method <> ALL (%(paused)s::text[]) AS claim_now
+    FROM current_episodes e
+    LEFT JOIN invoices i ON i.id = e.invoice_id
+    CROSS JOIN unnest(%(methods)s::text[], %(recipients)s::text[]) AS r (method, recipient)
+), inserted AS (
+    INSERT INTO notifications AS n
+        (invoice_id, episode_id, method, recipient, status, attempts, lease_expires_at, error_message)
+    SELECT invoice_id, episode_id, method, recipient,
+           CASE WHEN NOT in_review THEN 'SKIPPED' WHEN claim_now THEN 'SENDING' ELSE 'PENDING' END,
+           CASE WHEN in_review AND claim_now THEN 1 ELSE 0 END,
+           CASE WHEN in_review AND claim_now
+                THEN now() + make_interval(secs => %(lease_seconds)s) END,
+           CASE WHEN NOT in_review
+                THEN 'invoice left review before dispatch (now ' || invoice_status || ')' END
+    FROM candidates
+    ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
+    RETURNING n.id, n.invoice_id, n.episode_id, n.method, n.recipient, n.status, n.attempts
+), deliveries AS (
+    SELECT ins.id, ins.invoice_id, ins.method, ins.recipient, ins.attempts, ins.status,
+           e.entered_at AS event_created_at,
+           j.invoice ->> 'invoice_number' AS invoice_number,
+           j.invoice ->> 'vendor_name' AS vendor_name,
+           j.invoice ->> 'total_amount' AS total_amount,
+           j.invoice ->> 'currency' AS currency
+    FROM inserted ins
+    JOIN episodes e ON e.id = ins.episode_id
+    LEFT JOIN invoices i ON i.id = ins.invoice_id
+    CROSS JOIN LATERAL (SELECT to_jsonb(i) AS invoice) j
+    WHERE ins.status <> 'PENDING'
+)
+SELECT (SELECT count(*) FROM taken) AS taken_events,
+       (SELECT count(*) FROM inserted WHERE status = 'PENDING') AS left_pending,
+       d.*
+FROM (SELECT 1) AS one
+LEFT JOIN deliveries d ON true
