@@ -60,11 +60,8 @@ WITH due_retries AS (
 )
 SELECT u.id, u.invoice_id, u.method, u.recipient, u.attempts, u.status,
        e.entered_at AS event_created_at,
-       j.invoice ->> 'invoice_number' AS invoice_number,
-       j.invoice ->> 'vendor_name' AS vendor_name,
-       j.invoice ->> 'total_amount' AS total_amount,
-       j.invoice ->> 'currency' AS currency
+       m.invoice_number, m.vendor_name, m.total_amount, m.currency
 FROM updated u
 JOIN review_episodes e ON e.id = u.episode_id
 LEFT JOIN invoices i ON i.id = u.invoice_id
-CROSS JOIN LATERAL (SELECT to_jsonb(i) AS invoice) j
+CROSS JOIN LATERAL reactor_message_fields(to_jsonb(i)) m

@@ -58,14 +58,11 @@ WITH taken AS (
 ), deliveries AS (
     SELECT ins.id, ins.invoice_id, ins.method, ins.recipient, ins.attempts, ins.status,
            e.entered_at AS event_created_at,
-           j.invoice ->> 'invoice_number' AS invoice_number,
-           j.invoice ->> 'vendor_name' AS vendor_name,
-           j.invoice ->> 'total_amount' AS total_amount,
-           j.invoice ->> 'currency' AS currency
+           m.invoice_number, m.vendor_name, m.total_amount, m.currency
     FROM inserted ins
     JOIN episodes e ON e.id = ins.episode_id
     LEFT JOIN invoices i ON i.id = ins.invoice_id
-    CROSS JOIN LATERAL (SELECT to_jsonb(i) AS invoice) j
+    CROSS JOIN LATERAL reactor_message_fields(to_jsonb(i)) m
     WHERE ins.status <> 'PENDING'
 )
 SELECT (SELECT count(*) FROM taken) AS taken_events,

@@ -1,4 +1,5 @@
 -- Undo 0001: drop what the upgrade added; drop invoices only if the upgrade created it.
+DROP FUNCTION IF EXISTS reactor_message_fields(jsonb);
 DROP TABLE IF EXISTS notifications;
 DROP TABLE IF EXISTS review_episodes;
 DROP TABLE IF EXISTS review_events;

@@ -75,3 +75,13 @@ CREATE INDEX notifications_failed_idx ON notifications (updated_at) WHERE status
 -- cost proportional to the invoices in review, not the whole table.
 CREATE INDEX IF NOT EXISTS reactor_invoices_in_review_idx
     ON invoices (id) WHERE matched_status = 'NEEDS_REVIEW';
+
+-- The invoice fields a message shows, read by name from the whole row, because the
+-- upstream table may lack some of them (currency, say): a missing one is NULL.
+CREATE FUNCTION reactor_message_fields(
+    invoice jsonb,
+    OUT invoice_number text, OUT vendor_name text, OUT total_amount text, OUT currency text
+) LANGUAGE sql IMMUTABLE AS $$
+    SELECT invoice ->> 'invoice_number', invoice ->> 'vendor_name',
+           invoice ->> 'total_amount', invoice ->> 'currency'
+$$;
