@@ -232,6 +232,9 @@ class Dispatcher:
                 self._room.clear()
                 await self._room.wait()
                 continue
+            if self.wake.is_set():  # new outbox rows during a long drain go first
+                self.wake.clear()
+                outbox_empty = False
             if not outbox_empty:
                 deliveries, outbox_empty = await self._claim_events(room, report)
                 due_done = due_done and not self._due_changed
