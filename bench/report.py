@@ -1,0 +1,640 @@
+"""Render BENCHMARKS.md from bench/results/*.json (`python -m bench.report`).
+
+`python -m bench` calls this at the end, so the document always shows the numbers of
+the JSON files beside it; the prose around the numbers is here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.common import POSTGRES_SETTINGS, RESULTS_DIR, ROOT
+
+NAMES = ["latency", "throughput", "trigger_cost", "sweep_cost", "baseline"]
+
+
+def _load(results_dir: Path) -> dict[str, dict[str, Any]]:
+    found = {}
+    for name in NAMES:
+        path = results_dir / f"{name}.json"
+        if path.exists():
+            found[name] = json.loads(path.read_text())
+    return found
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    def cell(value: Any) -> str:
+        if isinstance(value, bool):
+            return "met" if value else "**not met**"
+        if isinstance(value, float):
+            return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.2f} ms" if value < 1000 else f"{value / 1000:,.1f} s"
+
+
+def _machine(results: dict[str, dict[str, Any]]) -> str:
+    machine = next(iter(results.values()))["machine"]
+    settings = machine.get("postgresql_settings", {})
+    rows = [
+        ["CPU", f"{machine['cpu_count']} x {machine['cpu_model']}"],
+        ["memory", f"{machine['memory_gib']} GiB"],
+        ["OS", machine["platform"]],
+        ["Python", machine["python"]],
+        ["PostgreSQL", f"{machine['postgresql']} ({machine['postgresql_server']})"],
+        ["PostgreSQL settings", ", ".join(f"`{k}={v}`" for k, v in sorted(settings.items()))],
+    ]
+    code = machine.get("code")
+    if code:
+        state = {True: " (reactor/ or sql/ modified)", False: "", None: ""}[code.get("modified")]
+        rows.append(["reactor code", f"commit `{code['commit'][:12]}`{state}"])
+    loads = {
+        name: data["machine"].get("load_average_at_start")
+        for name, data in results.items()
+        if data["machine"].get("load_average_at_start")
+    }
+    if loads:
+        rows.append(
+            [
+                "load average (1, 5, 15 min) at start",
+                "; ".join(f"{n}: {', '.join(f'{x:.2f}' for x in v)}" for n, v in loads.items()),
+            ]
+        )
+    return _table(["", ""], rows)
+
+
+def _commands(results: dict[str, dict[str, Any]]) -> str:
+    lines = []
+    for name, data in results.items():
+        quick = " (--quick sizes)" if data.get("quick") else ""
+        lines.append(f"| {name} | `{data['command']}`{quick} | {data['measured_at']} |")
+    return "\n".join(["| results | command | measured at (UTC) |", "|---|---|---|", *lines])
+
+
+def _summary(results: dict[str, dict[str, Any]]) -> str:
+    rows: list[list[Any]] = []
+    if lat := results.get("latency"):
+        first = lat["latency_ms"]["first"]
+        rows.append(["1. latency p50", _ms(first["p50"]), "≤ 3 ms", lat["met"]["p50"]])
+        rows.append(["1. latency p99", _ms(first["p99"]), "≤ 8 ms", lat["met"]["p99"]])
+    if tp := results.get("throughput"):
+        one = _run(tp, 0, 1)
+        if one:
+            rows.append(
+                [
+                    "2. throughput at 0 ms, 1 process",
+                    f"{one['deliveries_per_second']:,.0f} deliveries/s",
+                    "> 680/s",
+                    tp["met"].get("deliveries_per_second_at_0ms"),
+                ]
+            )
+            rows.append(
+                [
+                    "2. … share of the bare SDK loop",
+                    f"{tp['reactor_share_of_bare_loop_at_0ms']:.0%} of "
+                    f"{tp['bare_loop']['deliveries_per_second']:,.0f}/s",
+                    "≥ 80%",
+                    tp["met"].get("share_of_bare_loop_at_0ms"),
+                ]
+            )
+        for r in tp["runs"]:
+            if r["provider_delay_ms"] >= 100:
+                sizing = " (sizing run)" if r.get("sizing") else ""
+                rows.append(
+                    [
+                        f"2. throughput at {r['provider_delay_ms']:g} ms, {r['processes']} "
+                        f"process(es), SEND_CONCURRENCY {r['send_concurrency']}{sizing}",
+                        f"{r['per_process_deliveries_per_second']:,.0f} deliveries/s per process",
+                        "≥ 500/s per process",
+                        r["per_process_deliveries_per_second"] >= 500,
+                    ]
+                )
+        mem = tp["memory"]
+        rows.append(
+            ["5. peak RSS during 2", f"{mem['peak_rss_mb']:.0f} MB", "≤ 150 MB", mem["met"]]
+        )
+    if tc := results.get("trigger_cost"):
+        for name, s in tc["scenarios"].items():
+            rows.append(
+                [
+                    f"3. {name.replace('_', ' ')} ({tc['rows']:,} rows)",
+                    f"x {s['ratio']:.2f}",
+                    f"≤ x {s['target_ratio']}",
+                    s["met"],
+                ]
+            )
+    if sc := results.get("sweep_cost"):
+        empty = sc["scenarios"][1]
+        rows.append(
+            [
+                f"4. sweep pass, {empty['tables']['invoices']['rows']:,} invoices, nothing pending",
+                _ms(empty["total_ms"]),
+                "≤ 20 ms",
+                sc["met"]["empty_pass_at_large_table"],
+            ]
+        )
+    if bl := results.get("baseline"):
+        comp = bl["comparison"]
+        if "latency_p50_ratio" in comp:
+            rows.append(
+                [
+                    "6. polling baseline: latency p50",
+                    f"{_ms(bl['latency_ms']['first']['p50'])} (x {comp['latency_p50_ratio']:,.0f}"
+                    " the listener's)",
+                    "ratio reported",
+                    "-",
+                ]
+            )
+        if "throughput_ratio_listener_over_polling" in comp:
+            rows.append(
+                [
+                    "6. polling baseline: bulk throughput",
+                    f"{bl['bulk_deliveries_per_second']:,.0f} deliveries/s (listener x "
+                    f"{comp['throughput_ratio_listener_over_polling']:,.1f})",
+                    "ratio reported",
+                    "-",
+                ]
+            )
+    return _table(["benchmark", "measured", "target", "result"], rows)
+
+
+def _run(tp: dict[str, Any], delay: float, processes: int) -> dict[str, Any] | None:
+    for r in tp["runs"]:
+        if r["provider_delay_ms"] == delay and r["processes"] == processes and not r.get("sizing"):
+            return r
+    return None
+
+
+def _latency(lat: dict[str, Any], png: str | None) -> str:
+    stats = lat["latency_ms"]
+    rows = [
+        [name, *(stats[key][p] for p in ("p50", "p95", "p99", "max", "mean"))]
+        for name, key in (
+            ("first provider request", "first"),
+            ("email (SendGrid fake)", "email"),
+            ("SMS (Twilio fake)", "sms"),
+        )
+    ]
+    breakdown = lat.get("breakdown", {})
+    extra = [
+        ("commit -> the reactor's claiming statement starts", "commit_to_claim_ms"),
+        ("claiming statement starts -> first request", "claim_to_first_request_ms"),
+        ("the claiming statement alone (reactor stopped)", "claim_statement_alone_ms"),
+    ]
+    for label, key in extra:
+        if key in breakdown:
+            rows.append([label, *(breakdown[key][p] for p in ("p50", "p95", "p99", "max", "mean"))])
+    for channel in ("email", "sms"):
+        alone = breakdown.get("sdk_alone", {}).get(channel)
+        if alone:
+            rows.append(
+                [
+                    f"{channel} transport alone: send() called -> request received",
+                    *(alone["call_to_request_ms"][p] for p in ("p50", "p95", "p99", "max", "mean")),
+                ]
+            )
+    rows.append(
+        [
+            "(the UPDATE's COMMIT itself)",
+            *(lat["commit_ms"][p] for p in ("p50", "p95", "p99", "max", "mean")),
+        ]
+    )
+    per_channel = lat.get("met_per_channel", {})
+    channel_note = ", ".join(
+        f"{c}: p50 {'met' if m['p50'] else 'not met'}, p99 {'met' if m['p99'] else 'not met'}"
+        for c, m in per_channel.items()
+    )
+    parts = [
+        f"{lat['transitions']:,} single-invoice transitions (after {lat['warmup']} uncounted "
+        f"warm-up ones), one at a time, {lat['gap_between_transitions_ms']:g} ms apart; one "
+        "reactor process listening; one email and one SMS recipient; provider delay 0 ms. "
+        "Clock: `time.time()` right after the UPDATE's `COMMIT` returned, to the fake "
+        "receiving the request line (same process, same clock).",
+        "",
+        _table(["milliseconds", "p50", "p95", "p99", "max", "mean"], rows),
+        "",
+        f"Targets (on the first request): p50 ≤ {lat['targets']['p50_ms']:g} ms, p99 ≤ "
+        f"{lat['targets']['p99_ms']:g} ms. Per channel: {channel_note}.",
+    ]
+    inside = breakdown.get("provider_call_mean_in_reactor_ms")
+    if inside and "sdk_alone" in breakdown:
+        alone = breakdown["sdk_alone"]
+        parts += [
+            "",
+            "Mean duration of one whole provider call (send() to the answer), inside the "
+            "reactor during this benchmark (its `reactor_provider_call_duration_seconds`, "
+            "warm-up included) and for the same transport called alone in the bench process: "
+            + ", ".join(
+                f"{c}: {inside.get(c, float('nan')):.2f} ms in the reactor, "
+                f"{alone[c]['whole_call_ms']['mean']:.2f} ms alone"
+                for c in ("email", "sms")
+            )
+            + ".",
+        ]
+    if png:
+        parts += ["", f"![latency histogram]({png})"]
+    return "\n".join(parts)
+
+
+def _throughput(tp: dict[str, Any]) -> str:
+    rows = []
+    for r in tp["runs"]:
+        rows.append(
+            [
+                f"{r['provider_delay_ms']:g}",
+                r["processes"],
+                r["send_concurrency"]
+                if not r.get("sizing")
+                else f"{r['send_concurrency']} (sizing)",
+                r["seconds"],
+                r["deliveries_per_second"],
+                r["per_process_deliveries_per_second"],
+                r["little_law_cap_per_second"] or "-",
+                r["first_request_after_ms"],
+                ", ".join(f"{m:.0f}" for m in r["peak_rss_mb"]),
+                ", ".join(f"{n:,}" for n in r.get("sent_per_process", [])) or "-",
+                r["duplicates"],
+            ]
+        )
+    bare = tp["bare_loop"]
+    repeated = [r for r in tp["runs"] if r.get("all_deliveries_per_second")]
+    rows.append(
+        [
+            "0",
+            "bare SDK loop",
+            bare["send_concurrency"],
+            bare["seconds"],
+            bare["deliveries_per_second"],
+            bare["deliveries_per_second"],
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+        ]
+    )
+    cpu_rows = []
+    for r in tp["runs"]:
+        per = r["cpu_ms_per_delivery"]
+        cpu_rows.append(
+            [
+                f"{r['provider_delay_ms']:g} ms, {r['processes']} proc, c={r['send_concurrency']}",
+                per["reactor"],
+                per["postgres"],
+                per["bench_and_fakes"],
+                per.get("other", "-"),
+                per.get("steal", "-"),
+                f"{r['cpu_utilisation_of_machine']:.0%}",
+            ]
+        )
+    cpu_rows.append(
+        [
+            "bare SDK loop, 0 ms",
+            bare["cpu_ms_per_delivery"],
+            "-",
+            round(bare["cpu_seconds"]["bench_and_fakes"] * 1000 / bare["deliveries"], 3),
+            round(bare["cpu_seconds"].get("other", float("nan")) * 1000 / bare["deliveries"], 3),
+            round(bare["cpu_seconds"].get("steal", float("nan")) * 1000 / bare["deliveries"], 3),
+            "-",
+        ]
+    )
+    return "\n".join(
+        [
+            f"{tp['invoices']:,} MATCHED invoices moved to `NEEDS_REVIEW` by one UPDATE; one "
+            f"email and one SMS recipient, so {tp['deliveries']:,} deliveries. Clock: from the "
+            f"UPDATE's COMMIT to the last of the {tp['deliveries']:,} requests answered 2xx by the "
+            "fakes. "
+            "Fresh database and fresh reactor process(es) per row. The bare loop is "
+            "`bench/bare_loop.py`: its own process, the reactor's SendGrid and Twilio "
+            "transports on a thread pool of the same size, messages rendered before the clock "
+            "starts.",
+            "",
+            _table(
+                [
+                    "provider delay ms",
+                    "processes",
+                    "SEND_CONCURRENCY",
+                    "seconds",
+                    "deliveries/s",
+                    "per process",
+                    "cap = concurrency / delay",
+                    "first request after ms",
+                    "peak RSS MB",
+                    "sent by each process",
+                    "duplicates",
+                ],
+                rows,
+            ),
+            *(
+                [
+                    "",
+                    f"The 0 ms one-process run and the bare loop were each run "
+                    f"{repeated[0]['repetitions']} times, alternating; the rows show the median. "
+                    "All runs (deliveries/s): reactor "
+                    + ", ".join(f"{v:,.0f}" for v in repeated[0]["all_deliveries_per_second"])
+                    + "; bare loop "
+                    + ", ".join(f"{v:,.0f}" for v in bare.get("all_deliveries_per_second", []))
+                    + ".",
+                ]
+                if repeated
+                else []
+            ),
+            "",
+            "CPU spent per delivery (ms), by component, and how busy the machine was "
+            "(100% = all cores busy for the whole run). The fakes run inside the bench "
+            "process, on the same cores.",
+            "",
+            _table(
+                [
+                    "run",
+                    "reactor(s)",
+                    "PostgreSQL",
+                    "bench + fakes",
+                    "other processes",
+                    "stolen by the hypervisor",
+                    "machine busy (ours)",
+                ],
+                cpu_rows,
+            ),
+            *_profile(tp),
+            *_call_means(tp),
+        ]
+    )
+
+
+def _call_means(tp: dict[str, Any]) -> list[str]:
+    rows = []
+    for r in tp["runs"]:
+        for index, means in enumerate(r.get("provider_call_mean_ms") or []):
+            rows.append(
+                [
+                    f"{r['provider_delay_ms']:g} ms, {r['processes']} proc, "
+                    f"c={r['send_concurrency']}, process {index + 1}",
+                    means.get("email", "-"),
+                    means.get("sms", "-"),
+                ]
+            )
+    if not rows:
+        return []
+    return [
+        "",
+        "Mean duration of one provider call inside the reactor (send() to the answer, "
+        "from its `reactor_provider_call_duration_seconds`), ms:",
+        "",
+        _table(["run", "email", "SMS"], rows),
+    ]
+
+
+def _profile(tp: dict[str, Any]) -> list[str]:
+    profile = tp.get("profile")
+    if not profile:
+        return []
+    return [
+        "",
+        "Where one reactor process holds the interpreter lock at 0 ms: `py-spy record --gil` "
+        f"during one extra, unreported run ({profile['samples']:,} samples; that run made "
+        f"{profile['deliveries_per_second_while_profiled']:,.0f} deliveries/s under the "
+        "profiler). The SDK shares include their HTTP work.",
+        "",
+        _table(
+            ["component", "share of GIL-holding samples"],
+            [[k, f"{v:.1%}"] for k, v in profile["components"].items()],
+        ),
+    ]
+
+
+def _trigger(tc: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"`{s['statement']}` (rows {s['rows_before']})",
+            s["median_ms_triggers_on"],
+            s["median_ms_triggers_off"],
+            f"x {s['ratio']:.3f}",
+            f"≤ x {s['target_ratio']}",
+            s["met"],
+        ]
+        for s in tc["scenarios"].values()
+    ]
+    return "\n".join(
+        [
+            f"{tc['rows']:,} invoices; before every timed statement: {tc['reset_between_runs']}. "
+            f"Median of {tc['repetitions']} runs each way, alternating which goes first; "
+            "timed from execute to the end of COMMIT; no reactor running.",
+            "",
+            _table(
+                ["statement", "triggers on (ms)", "triggers off (ms)", "ratio", "target", "result"],
+                rows,
+            ),
+            "",
+            "For comparison, the outbox write alone, without any trigger: "
+            "`INSERT INTO review_events (invoice_ids) SELECT array_agg(id) FROM invoices` "
+            f"(one row of {tc['rows']:,} ids): "
+            f"{tc.get('outbox_insert_alone_ms', float('nan')):,.0f} ms (median, same reset and "
+            "timing).",
+        ]
+    )
+
+
+def _sweep(sc: dict[str, Any]) -> str:
+    queries = ["sweep_lock", "sweep_orphans", "take_events", "claim_due", "next_due"]
+    rows = [
+        [
+            s["scenario"],
+            s["tables"]["invoices_in_review"],
+            s["tables"].get("invoices_in_outbox", "-"),
+            *(s["median_ms"][q] for q in queries),
+            s["total_ms"],
+        ]
+        for s in sc["scenarios"]
+    ]
+    plan_rows = []
+    labels = [s["scenario"] for s in sc["scenarios"]]
+    for q in queries[1:]:
+        indexes = sorted({i for s in sc["scenarios"] for i in s["plans"][q]["indexes"]})
+        seqs = []
+        for table in sorted({t for s in sc["scenarios"] for t in s["plans"][q]["seq_scans"]}):
+            where = [s["scenario"] for s in sc["scenarios"] if table in s["plans"][q]["seq_scans"]]
+            seqs.append(f"{table} ({'all scenarios' if where == labels else '; '.join(where)})")
+        planning = max(s["plans"][q]["planning_ms"] or 0 for s in sc["scenarios"])
+        plan_rows.append(
+            [f"`{q}`", ", ".join(indexes) or "-", "<br>".join(seqs) or "none", planning]
+        )
+    params = sc["parameters"]
+    return "\n".join(
+        [
+            "One pass = the statements of a sweep, in order: `sweep_lock`, `sweep_orphans`, "
+            "then one round of the dispatcher's drain: `take_events` (up to "
+            f"{params['take_events']['limit']} outbox rows; the deliveries of the first "
+            f"{params['take_events']['claim_episodes']} episodes claimed, the rest left due), "
+            f"`claim_due` (limit {params['claim_due']['limit']}), `next_due`: an idle "
+            "dispatcher's parameters at the default SEND_CONCURRENCY and CLAIM_BATCH_SIZE. "
+            "Each pass runs in a transaction that is rolled back; median of "
+            f"{sc['repetitions']} passes after one warm-up. Tables: 5% of invoices have a past "
+            "episode (a review_episodes row, two SENT deliveries), 1,000 of them still in "
+            "review; VACUUM ANALYZE after every change.",
+            "",
+            _table(["scenario", "in review", "in outbox", *queries, "total ms"], rows),
+            "",
+            "Indexes the plans use (`EXPLAIN (ANALYZE, BUFFERS)`, all scenarios; the full "
+            "plans are in `bench/results/sweep_cost.json`):",
+            "",
+            _table(["statement", "indexes", "sequential scans", "planning ms (max)"], plan_rows),
+        ]
+    )
+
+
+def _baseline(bl: dict[str, Any]) -> str:
+    comp = bl["comparison"]
+    stats = bl["latency_ms"]["first"]
+    listener = comp.get("listener_latency_ms", {})
+    rows = [
+        [
+            "latency p50",
+            _ms(stats["p50"]),
+            _ms(listener["p50"]) if listener else "-",
+            f"x {comp.get('latency_p50_ratio', 0):,.0f}",
+        ],
+        [
+            "latency p99",
+            _ms(stats["p99"]),
+            _ms(listener["p99"]) if listener else "-",
+            f"x {comp.get('latency_p99_ratio', 0):,.0f}",
+        ],
+        ["latency max", _ms(stats["max"]), _ms(listener["max"]) if listener else "-", ""],
+        [
+            "bulk: deliveries/s, COMMIT to last delivery",
+            f"{bl['bulk_deliveries_per_second']:,.1f}",
+            f"{comp.get('listener_deliveries_per_second', '-'):,}",
+            f"listener x {comp.get('throughput_ratio_listener_over_polling', 0):,.1f}",
+        ],
+        [
+            "bulk: first request after the COMMIT",
+            f"{bl['first_bulk_request_after_seconds']:,.1f} s",
+            "",
+            "",
+        ],
+        [
+            "bulk: sending rate once picked up",
+            f"{bl['bulk_sending_rate_once_picked_up']:,.0f}/s",
+            "",
+            "",
+        ],
+    ]
+    return "\n".join(
+        [
+            "The old design: one reactor with `LISTENER_ENABLED=false` and "
+            f"`REVIEW_NOTIFICATION_INTERVAL={bl['review_notification_interval_minutes']}` "
+            f"(the shortest allowed). {bl['single_transitions']:,} single transitions committed "
+            f"back to back, then one UPDATE of {bl['bulk_invoices']:,} invoices, then wait "
+            f"for the next poll ({bl['seconds_from_bulk_commit_to_everything_sent']:,.0f} s "
+            "after the bulk COMMIT everything was sent). Same fakes, same SEND_CONCURRENCY.",
+            "",
+            _table(["measured", "polling", "listener (this run)", "ratio"], rows),
+        ]
+    )
+
+
+def render(results_dir: Path, out: Path) -> str:
+    """The document for the results in `results_dir`, to be written to `out`."""
+    results = _load(results_dir)
+    if not results:
+        return "# Benchmarks\n\nNo results yet: run `python -m bench`.\n"
+    png_path = results_dir / "latency.png"
+    png = os.path.relpath(png_path, out.parent) if png_path.exists() else None
+    sections = [
+        "# Benchmarks",
+        "",
+        "Issue 6: how fast the reactor tells someone, how much it can send, what it costs "
+        "the invoice table, what a sweep costs, and how it compares with the polling design "
+        "it replaces. Everything runs against a real PostgreSQL and fake SendGrid/Twilio "
+        "servers on 127.0.0.1, with the reactor as its own process (`python -m reactor run`), "
+        "as in production. This file is generated by `python -m bench.report` from "
+        "`bench/results/*.json`; rerunning the benchmarks regenerates it.",
+        "",
+        "## Running them",
+        "",
+        "```sh",
+        ".venv/bin/pip install -e '.[test]' -r bench/requirements.txt",
+        ".venv/bin/python -m bench --profile       # everything (about 11 minutes)",
+        ".venv/bin/python -m bench --quick         # small sizes, results in bench/results/quick/",
+        ".venv/bin/python -m bench --only latency,trigger --delay-ms 0,50",
+        ".venv/bin/python -m bench.report          # re-render this file from the JSON",
+        "```",
+        "",
+        "Run from the repository root (the benchmarks drive the reactor with the test suite's "
+        "fakes and helpers). With `DATABASE_URL` set, its server is used instead of the "
+        "embedded one; its role needs CREATEDB, and to own the tables (the trigger benchmark "
+        "disables triggers). Options: `python -m bench --help`.",
+        "",
+        "These results were produced by:",
+        "",
+        _commands(results),
+        "",
+        "## Machine",
+        "",
+        _machine(results),
+        "",
+        "PostgreSQL is durable, as in production: `fsync`, `synchronous_commit` and "
+        "`full_page_writes` on; "
+        + ", ".join(
+            f"`{k}={v}`"
+            for k, v in POSTGRES_SETTINGS.items()
+            if k not in ("fsync", "synchronous_commit", "full_page_writes")
+        )
+        + ". The reactor runs with its defaults (`SEND_CONCURRENCY`, `CLAIM_BATCH_SIZE` …) "
+        "and `LOG_LEVEL=WARNING`; the fakes run in the bench process, on the same two cores "
+        "as the reactor and PostgreSQL.",
+        "",
+        "## Summary",
+        "",
+        _summary(results),
+    ]
+    if lat := results.get("latency"):
+        sections += ["", "## 1. Latency", "", _latency(lat, png)]
+    if tp := results.get("throughput"):
+        sections += ["", "## 2. Throughput", "", _throughput(tp)]
+        mem = tp["memory"]
+        sections += [
+            "",
+            "## 5. Memory",
+            "",
+            f"Peak RSS of a reactor process, sampled every 50 ms during every throughput run "
+            f"above: **{mem['peak_rss_mb']:.0f} MB** (target ≤ {mem['target_mb']:.0f} MB: "
+            f"{'met' if mem['met'] else 'not met'}).",
+        ]
+    if tc := results.get("trigger_cost"):
+        sections += ["", "## 3. Cost to the invoice table", "", _trigger(tc)]
+    if sc := results.get("sweep_cost"):
+        sections += ["", "## 4. Sweep cost", "", _sweep(sc)]
+    if bl := results.get("baseline"):
+        sections += ["", "## 6. Baseline: the polling design", "", _baseline(bl)]
+    notes = results_dir / "NOTES.md"
+    if notes.exists():
+        sections += ["", notes.read_text().strip()]
+    return "\n".join(sections) + "\n"
+
+
+def main(results_dir: Path | None = None) -> Path:
+    """Write BENCHMARKS.md (or results_dir/BENCHMARKS.md for a non-default folder)."""
+    results_dir = (results_dir or RESULTS_DIR).resolve()
+    out = ROOT / "BENCHMARKS.md" if results_dir == RESULTS_DIR else results_dir / "BENCHMARKS.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(results_dir, out))
+    print(f"bench: wrote {out}", file=sys.stderr)
+    return out
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
