@@ -176,6 +176,10 @@ class Dispatcher:
         self._report = DrainReport()
         self._next_due_at = 0.0  # time.monotonic() when a retry or lease may fall due
         self._due_changed = True
+        # With the listener off (the polling baseline) only the sweep's period applies.
+        self._idle_recheck = (
+            IDLE_RECHECK_SECONDS if settings.listener_enabled else settings.sweep_interval_seconds
+        )
         self._stopping = False
         self.wake = asyncio.Event()
         self.channels = {c: ChannelState(t.name) for c, t in transports.items()}
@@ -286,7 +290,9 @@ class Dispatcher:
         taken = rows[0]["taken_events"]
         report.events += taken
         if rows[0]["left_pending"]:
-            self._due_changed = True  # the overflow waits as due rows for _claim_due
+            # The overflow waits as due rows: tell every replica, this one included.
+            self._due_changed = True
+            await self._fetch(sql("queries/announce_due"), {})
         return _to_send(rows, report), taken < limit
 
     async def _claim_due(self, room: int, report: DrainReport) -> tuple[list[Delivery], bool]:
@@ -302,6 +308,11 @@ class Dispatcher:
         self._due_changed = True
         return _to_send(rows, report), len(rows) < limit
 
+    def due_now(self) -> None:
+        """Another process says deliveries are due: look at once (NOTIFY on the due channel)."""
+        self._due_changed = True
+        self.wake.set()
+
     def _paused_channels(self) -> list[str]:
         return [c.value for c, state in self.channels.items() if state.paused_for() > 0]
 
@@ -309,15 +320,15 @@ class Dispatcher:
         async with self._pool.connection() as conn:
             cursor = conn.cursor(row_factory=dict_row)
             await cursor.execute(query, params, prepare=True)
-            return await cursor.fetchall()
+            return await cursor.fetchall() if cursor.description else []
 
     async def _seconds_until_due(self) -> float:
         rows = await self._fetch(sql("queries/next_due"), {})
         next_due = rows[0]["next_due"]
         if next_due is None:
-            return IDLE_RECHECK_SECONDS
+            return self._idle_recheck
         seconds = (next_due - datetime.now(UTC)).total_seconds()
-        return min(IDLE_RECHECK_SECONDS, max(0.01, seconds))
+        return min(self._idle_recheck, max(0.01, seconds))
 
     # -- sending ---------------------------------------------------------------
 

@@ -26,7 +26,8 @@ from reactor.resources import sql
 
 log = structlog.get_logger("reactor.listener")
 
-CHANNEL = "invoice_review"
+CHANNEL = "invoice_review"  # the trigger's: new outbox rows
+DUE_CHANNEL = "invoice_review_due"  # a reactor's: deliveries are due now (bulk overflow, retry)
 
 
 @dataclass
@@ -49,11 +50,13 @@ class Listener:
         database_url: str,
         on_wake: Callable[[], None],
         on_connect: Callable[[], None],
+        on_due: Callable[[], None] | None = None,
         timeout: float = 30.0,
     ) -> None:
         self._conninfo = conninfo(database_url, "invoice-reactor listener")
         self._on_wake = on_wake
         self._on_connect = on_connect
+        self._on_due = on_due or on_wake
         self._timeout = timeout
         self._stop = asyncio.Event()
         self._junk_logged = False
@@ -96,14 +99,16 @@ class Listener:
             psycopg.AsyncConnection.connect(self._conninfo, autocommit=True), self._timeout
         )
         try:
-            await bounded(connection.execute(f"LISTEN {CHANNEL}"), probe_every)
+            await bounded(
+                connection.execute(f"LISTEN {CHANNEL}; LISTEN {DUE_CHANNEL}"), probe_every
+            )
             self._set_connected(reconnect)
             self._on_connect()  # catch up on whatever was missed while not listening
             while not self._stop.is_set():
                 quiet = True
                 async for notify in connection.notifies(timeout=probe_every):
                     quiet = False
-                    self._wake(notify.payload)
+                    self._wake(notify.channel, notify.payload)
                     if self._stop.is_set():
                         break
                 if quiet and not self._stop.is_set():
@@ -112,7 +117,7 @@ class Listener:
             with contextlib.suppress(TimeoutError, psycopg.Error, OSError):
                 await bounded(connection.close(), 1.0)
 
-    def _wake(self, payload: str) -> None:
+    def _wake(self, channel: str, payload: str) -> None:
         metrics.NOTIFIES.inc()
         self.state.last_wake_at = datetime.now(UTC)
         if payload and not self._junk_logged:
@@ -120,7 +125,10 @@ class Listener:
             log.warning(
                 "ignoring unexpected NOTIFY payloads", channel=CHANNEL, example_length=len(payload)
             )
-        self._on_wake()
+        if channel == DUE_CHANNEL:
+            self._on_due()
+        else:
+            self._on_wake()
 
     def _set_connected(self, reconnect: bool) -> None:
         self.state.connected = self.state.listening = True

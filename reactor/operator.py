@@ -84,11 +84,11 @@ def requeue_failed(
     channel: str | None = None,
     since: datetime | None = None,
 ) -> int:
-    """Put FAILED deliveries matching the filters back to PENDING; wake the reactors."""
+    """Put FAILED deliveries matching the filters back to PENDING; tell the reactors."""
     params = {"invoice_id": invoice_id, "method": channel, "since": since}
     with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
         row = conn.execute(sql("queries/requeue_failed"), params).fetchone()
         count = int(row[0]) if row else 0
         if count:
-            conn.execute(sql("queries/wake_listeners"))
+            conn.execute(sql("queries/announce_due"))
     return count

@@ -84,6 +84,7 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
         settings.listener_database_url or database_url,
         on_wake=dispatcher.wake.set,
         on_connect=sweeper.request,
+        on_due=dispatcher.due_now,
         timeout=settings.listener_timeout_seconds,
     )
     app = create_app(Probes(settings, pool, listener, dispatcher, sweeper, revision))

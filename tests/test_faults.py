@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from reactor.embedded import EmbeddedPostgres
 from tests.conftest import service_env
@@ -74,6 +75,20 @@ def assert_each_delivered(
     return sum(count - 1 for count in counts.values())
 
 
+def sent_by(process: ReactorProcess) -> int:
+    """Deliveries this process sent, from its /metrics."""
+    text = process.get("/metrics").text
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "reactor_deliveries"
+            for sample in family.samples
+            if sample.name == "reactor_deliveries_total" and sample.labels["outcome"] == "sent"
+        )
+    )
+
+
 def hold(seconds: float, invariant: Callable[[], bool], what: str, every: float = 0.25) -> None:
     """Keep checking `invariant` for `seconds` (a fault's duration); fail if it breaks."""
     deadline = time.monotonic() + seconds
@@ -129,6 +144,9 @@ def test_three_replicas_share_3000_invoices_without_duplicates(
     ids = insert_invoices(database_url, 3000, status="NEEDS_REVIEW")
     wait_until(lambda: sent_rows(database_url) == 6000, timeout=180, what="all 6000 SENT")
     assert assert_each_delivered(database_url, ids, sendgrid, twilio) == 0
+    shares = [sent_by(replica) for replica in replicas]
+    print(f"\nthree replicas, one bulk UPDATE: deliveries per replica {shares}")
+    assert sum(shares) == 6000 and all(share > 0 for share in shares)  # the bulk was shared
     assert [replica.stop() for replica in replicas] == [0, 0, 0]
 
 

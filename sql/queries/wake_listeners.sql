@@ -1,2 +1,0 @@
--- Wake every running reactor (the same wake-up the trigger sends).
-SELECT pg_notify('invoice_review', '')
