@@ -250,6 +250,10 @@ class Dispatcher:
             self._claimed += len(deliveries)
             if self._claimed:
                 self._idle.clear()
+            # SMS first: a Twilio call costs about a third of the CPU of a SendGrid call,
+            # and the senders share one interpreter lock, so the first recipient of a
+            # fresh invoice hears sooner this way.
+            deliveries.sort(key=lambda d: d.channel is not Channel.SMS)
             for delivery in deliveries:
                 self._queue.put(delivery)
         return report
@@ -334,6 +338,8 @@ class Dispatcher:
 
     def _work(self) -> None:
         """A sender thread: take a delivery, send it, wait until its outcome is committed."""
+        for transport in self._transports.values():
+            transport.prepare_thread()
         while (delivery := self._queue.get()) is not None:
             if self._stopping:  # claimed before the stop: give it back unsent
                 self._hand_back(release=delivery.id)

@@ -42,6 +42,10 @@ class Transport(Protocol):
         """Send, or raise SendError."""
         ...
 
+    def prepare_thread(self) -> None:
+        """Build this thread's SDK client now, so the first send does not pay for it."""
+        ...
+
 
 def classify_status(status: int) -> FailureClass:
     """The failure class of an HTTP error status."""

@@ -21,6 +21,9 @@ class ConsoleTransport:
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
 
+    def prepare_thread(self) -> None:
+        """Nothing to prepare."""
+
     def send(self, recipient: str, message: Message) -> str:
         """Log the message with the recipient masked; return a local message id."""
         message_id = f"console-{uuid.uuid4().hex[:16]}"

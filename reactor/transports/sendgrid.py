@@ -45,6 +45,10 @@ class SendGridTransport:
         self._timeout = timeout
         self._local = threading.local()
 
+    def prepare_thread(self) -> None:
+        """Build this thread's SDK client (and its HTTP session) ahead of the first send."""
+        self._client()
+
     def _client(self) -> SendGridAPIClient:
         client = getattr(self._local, "client", None)
         if client is None:

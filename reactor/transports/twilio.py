@@ -61,6 +61,10 @@ class TwilioTransport:
         )
         self._local = threading.local()
 
+    def prepare_thread(self) -> None:
+        """Build this thread's SDK client (and its HTTP session) ahead of the first send."""
+        self._client()
+
     def _client(self) -> Client:
         client = getattr(self._local, "client", None)
         if client is None:
