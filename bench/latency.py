@@ -184,7 +184,7 @@ def histogram(samples: list[dict[str, Any]], path: Path, title: str) -> bool:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        say("matplotlib is not installed (pip install -r bench/requirements.txt): no PNG")
+        say("matplotlib is not installed (pip install -e '.[test,bench]'): no PNG")
         return False
     series = {
         "first provider request": [s["first"] * 1000 for s in samples],

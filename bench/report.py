@@ -566,7 +566,7 @@ def render(results_dir: Path, out: Path) -> str:
         "## Running them",
         "",
         "```sh",
-        ".venv/bin/pip install -e '.[test]' -r bench/requirements.txt",
+        ".venv/bin/pip install -e '.[test,bench]'",
         ".venv/bin/python -m bench --profile       # everything (about 11 minutes)",
         ".venv/bin/python -m bench --quick         # small sizes, results in bench/results/quick/",
         ".venv/bin/python -m bench --only latency,trigger --delay-ms 0,50",

@@ -83,7 +83,7 @@ def _py_spy(pid: int, path: Path) -> Any:
     runs, when py-spy is installed."""
     exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(exe).exists():
-        say("py-spy is not installed (pip install -r bench/requirements.txt): no profile")
+        say("py-spy is not installed (pip install -e '.[test,bench]'): no profile")
         yield None
         return
     command = [exe, "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--gil"]
