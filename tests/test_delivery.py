@@ -126,9 +126,7 @@ def test_events_committed_while_no_reactor_runs_are_sent_at_start(
     tmp_path,
 ) -> None:
     insert_invoices(database_url, 3, status="NEEDS_REVIEW")
-    assert (
-        scalar(database_url, "SELECT sum(cardinality(invoice_ids)) FROM review_events") == 3
-    )
+    assert scalar(database_url, "SELECT sum(cardinality(invoice_ids)) FROM review_events") == 3
     assert sendgrid.requests == []
 
     process = ReactorProcess(reactor_env, tmp_path / "late.log").start()
