@@ -346,12 +346,15 @@ class Dispatcher:
                 continue
             state = self.channels[delivery.channel]
             if state.paused_for() > 0:
-                # Paused while this row waited: give it back untouched, due when the pause ends.
+                # Paused while this row waited: give it back untouched. After a rate limit
+                # it is due when the pause ends; after refused credentials it is due at
+                # once, for a process whose credentials work (this one skips the channel).
+                refused = state.last_failure_class == FailureClass.AUTH.value
                 outcome = Outcome(
                     delivery.id,
                     "PENDING",
                     error=state.last_error,
-                    retry_in=state.paused_for(),
+                    retry_in=0.0 if refused else state.paused_for(),
                     refund=1,
                 )
             else:

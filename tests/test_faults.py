@@ -257,10 +257,21 @@ def test_refused_credentials_pause_the_channel_until_restart(
     status = first.get("/health/status").json()
     assert status["status"] == "degraded"
     assert status["transports"]["sms"]["paused_for_seconds"] > 0
-    sms_rows = query(
-        database_url, "SELECT status, attempts FROM notifications WHERE method = 'sms'"
+    sms_rows = wait_until(
+        lambda: (
+            query(
+                database_url,
+                "SELECT status, attempts, next_attempt_at <= now() + interval '1 second' "
+                "FROM notifications WHERE method = 'sms' AND status <> 'SENDING'",
+            )
+            if scalar(database_url, "SELECT count(*) FROM notifications WHERE status = 'SENDING'")
+            == 0
+            else []
+        ),
+        what="SMS rows settled",
     )
-    assert len(sms_rows) == 4 and all(s == "PENDING" and a == 0 for s, a in sms_rows)
+    # pending, no attempt used, and due at once for a process whose credentials work
+    assert len(sms_rows) == 4 and all(s == "PENDING" and a == 0 and due for s, a, due in sms_rows)
     refused = [r for r in twilio.requests if r.status == 401]
     assert 1 <= len(refused) <= 8  # the in-flight ones, then the channel paused
     assert first.stop() == 0
