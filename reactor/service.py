@@ -33,7 +33,7 @@ class _Server(uvicorn.Server):
         yield
 
 
-def make_pool(settings: Settings, database_url: str) -> AsyncConnectionPool:
+def make_pool(database_url: str) -> AsyncConnectionPool:
     """The dispatcher's pool (the listener has its own connection, never pooled)."""
     return AsyncConnectionPool(
         conninfo(database_url, "invoice-reactor"),
@@ -74,7 +74,7 @@ def announce(settings: Settings, transports: dict[Channel, Transport]) -> None:
 
 async def serve(settings: Settings, database_url: str, revision: str | None) -> int:
     """Run the service until SIGTERM or SIGINT; return the exit status."""
-    pool = make_pool(settings, database_url)
+    pool = make_pool(database_url)
     await pool.open(wait=False)
     transports = build_transports(settings)
     announce(settings, transports)

@@ -125,7 +125,7 @@ async def run_sweep(settings: Settings, database_url: str, dry_run: bool) -> str
     from reactor.service import make_pool, make_renderer
     from reactor.transports import build_transports
 
-    async with make_pool(settings, database_url) as pool:
+    async with make_pool(database_url) as pool:
         found = await preview(pool)
         rows: list[tuple[str, object]] = [
             ("invoices waiting in the outbox", found["pending_events"]),
