@@ -3,22 +3,40 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, event, pool
 
 from reactor.db import sqlalchemy_url
+from reactor.resources import sql
 
 # Our own version table: the upstream service may use Alembic in the same schema.
 VERSION_TABLE = "reactor_alembic_version"
+DEFAULT_LOCK_TIMEOUT_SECONDS = 5.0
 
 
 def run_migrations_online() -> None:
-    """Apply migrations in one transaction on a direct connection."""
-    url = context.config.attributes.get("database_url") or os.environ.get("DATABASE_URL")
+    """Apply migrations, one transaction each, never waiting long for a lock."""
+    attributes = context.config.attributes
+    url = attributes.get("database_url") or os.environ.get("DATABASE_URL")
     if not url:
         raise SystemExit("DATABASE_URL: required to run migrations")
-    engine = create_engine(sqlalchemy_url(url), poolclass=pool.NullPool)
+    lock_timeout = attributes.get("lock_timeout_seconds", DEFAULT_LOCK_TIMEOUT_SECONDS)
+    engine = create_engine(
+        sqlalchemy_url(url),
+        poolclass=pool.NullPool,
+        connect_args={"connect_timeout": 10, "prepare_threshold": None},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _bounded_lock_waits(dbapi_connection: Any, _: Any) -> None:
+        # DDL on the upstream invoices table queues behind any long transaction on
+        # it, and every upstream write then queues behind the DDL: give up instead.
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(sql("queries/set_lock_timeout"), {"ms": int(lock_timeout * 1000)})
+        dbapi_connection.commit()
+
     with engine.connect() as connection:
         context.configure(
             connection=connection,

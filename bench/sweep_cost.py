@@ -71,7 +71,7 @@ def pass_params() -> dict[str, dict[str, Any]]:
             "limit": min(batch, room),
             "max_attempts": field_default("max_attempts"),
         },
-        "next_due": {},
+        "next_due": {"paused": []},
     }
 
 

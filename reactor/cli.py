@@ -1,4 +1,4 @@
-"""The `reactor` command: run, migrate, sweep."""
+"""The `reactor` command: run, migrate, sweep, status, retry, prune."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from uuid import UUID
 
 from reactor import __version__
 from reactor.config import ConfigError, DatabaseSettings, Settings, load_settings
+from reactor.db import DatabaseUnreachable
 from reactor.embedded import EmbeddedPostgres, EmbeddedPostgresError, bin_dir
 from reactor.recipients import Channel
 
-EXIT_CONFIG = 2
+EXIT_CONFIG = 2  # a bad setting, or a database that cannot be reached
+EXIT_FAILED = 1
 
 
 def _say(line: str) -> None:
@@ -39,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "migrate",
         help="apply the database migrations (alembic upgrade head)",
-        description="Apply the Alembic migrations to DATABASE_URL (or the embedded server).",
+        description="Apply the Alembic migrations to LISTENER_DATABASE_URL when set (a direct "
+        "connection), else DATABASE_URL (or the embedded server). A lock on the upstream "
+        "invoices table is waited for at most MIGRATE_LOCK_TIMEOUT_SECONDS.",
     )
     sweep = commands.add_parser(
         "sweep",
@@ -71,6 +75,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TIME",
         help="only failures recorded at or after this ISO time (e.g. 2026-11-24T08:00)",
     )
+    prune = commands.add_parser(
+        "prune",
+        help="delete old delivery records (retention)",
+        description="Delete review episodes and their delivery records whose invoice is no "
+        "longer in review and whose last change is older than RETENTION_DAYS (or --older-than), "
+        "in small batches. Never a row of an invoice in review, never a PENDING or SENDING row.",
+    )
+    prune.add_argument(
+        "--older-than", type=int, metavar="DAYS", help="override RETENTION_DAYS for this run"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     return parser
 
 
@@ -103,11 +118,7 @@ def database(settings: DatabaseSettings, migrate: bool) -> Iterator[str]:
 def _require_current_schema(database_url: str) -> str:
     from reactor import migrations
 
-    try:
-        current, found, head = migrations.schema_is_current(database_url)
-    except Exception as error:
-        _say(f"DATABASE_URL: cannot reach the database ({type(error).__name__})")
-        raise SystemExit(1) from None
+    current, found, head = migrations.schema_is_current(database_url)
     if not current:
         _say(
             f"DATABASE_URL: schema is at revision {found or 'none'}, this reactor needs {head}; "
@@ -130,12 +141,29 @@ def cmd_run(settings: Settings) -> int:
 
 
 def cmd_migrate(settings: DatabaseSettings) -> int:
-    """Apply the migrations."""
+    """Apply the migrations, on the direct connection when there is one."""
     from reactor import migrations
 
     with database(settings, migrate=False) as url:
-        migrations.upgrade(url)
+        migrations.upgrade(
+            settings.listener_database_url or url,
+            lock_timeout_seconds=settings.migrate_lock_timeout_seconds,
+        )
         _say(f"database is at revision {migrations.head_revision()}")
+    return 0
+
+
+def cmd_prune(settings: DatabaseSettings, older_than: int | None, dry_run: bool) -> int:
+    """Delete old delivery records."""
+    from reactor.operator import run_prune
+
+    days = settings.retention_days if older_than is None else older_than
+    if days <= 0:
+        _say("prune: retention is off (RETENTION_DAYS=0, no --older-than): nothing deleted")
+        return 0
+    with database(settings, migrate=False) as url:
+        _require_current_schema(url)
+        print(run_prune(url, days, dry_run))
     return 0
 
 
@@ -176,24 +204,38 @@ def cmd_retry(settings: DatabaseSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `reactor` console script."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command in ("migrate", "status", "retry"):
-            database_settings = load_settings(DatabaseSettings)
-            if args.command == "status":
-                return cmd_status(database_settings, args.json, args.top)
-            if args.command == "retry":
-                return cmd_retry(database_settings, args)
-            return cmd_migrate(database_settings)
-        settings = load_settings(Settings)
-    except ConfigError as error:
-        _say(f"configuration error: {error}")
-        return EXIT_CONFIG
+def _command(args: argparse.Namespace) -> int:
+    if args.command in ("migrate", "status", "retry", "prune"):
+        database_settings = load_settings(DatabaseSettings)
+        if args.command == "status":
+            return cmd_status(database_settings, args.json, args.top)
+        if args.command == "retry":
+            return cmd_retry(database_settings, args)
+        if args.command == "prune":
+            return cmd_prune(database_settings, args.older_than, args.dry_run)
+        return cmd_migrate(database_settings)
+    settings = load_settings(Settings)
     if args.command == "run":
         return cmd_run(settings)
     return cmd_sweep(settings, args.dry_run)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `reactor` console script."""
+    from reactor.migrations import MigrationError
+
+    args = _parser().parse_args(argv)
+    try:
+        return _command(args)
+    except ConfigError as error:
+        _say(f"configuration error: {error}")
+        return EXIT_CONFIG
+    except DatabaseUnreachable as error:
+        _say(str(error))
+        return EXIT_CONFIG
+    except MigrationError as error:
+        _say(f"migrate: {error}")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -38,7 +38,15 @@ class DatabaseSettings(BaseSettings):
 
     # With no URL, an embedded PostgreSQL runs in reactor_data_dir.
     database_url: str | None = None
+    # The listener's own connection; set it when DATABASE_URL goes through a pooler
+    # such as PgBouncer in transaction mode, which silently drops LISTEN. Migrations
+    # use it too: DDL with a lock timeout needs a session of its own.
+    listener_database_url: str | None = None
     reactor_data_dir: Path = Path(".reactor-data")
+    # How long a migration waits for a lock on the upstream invoices table.
+    migrate_lock_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
+    # Retention of delivery records (personal data); 0 keeps everything.
+    retention_days: int = Field(default=365, ge=0, le=36_500)
 
     @field_validator("database_url", "listener_database_url", check_fields=False)
     @classmethod
@@ -58,9 +66,9 @@ class DatabaseSettings(BaseSettings):
 class Settings(DatabaseSettings):
     """Every setting of the service. Names are the environment variables, upper-cased."""
 
-    # The listener's own connection; set it when DATABASE_URL goes through a pooler
-    # such as PgBouncer in transaction mode, which silently drops LISTEN.
-    listener_database_url: str | None = None
+    # Server-side prepared statements on the pooled connections: only for a direct
+    # connection (or a pooler that supports them); PgBouncer in transaction mode does not.
+    database_prepared_statements: bool = False
 
     # Who is told, and what they get.
     default_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
@@ -69,6 +77,11 @@ class Settings(DatabaseSettings):
     invoice_link_path: str = "/invoices/{id}"
     default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     sms_max_segments: int = Field(default=1, ge=1, le=10)
+
+    # Which transport each channel uses; `auto` picks the provider when its
+    # credentials are set, else the console (a first run only).
+    email_transport: Literal["auto", "sendgrid", "smtp", "console"] = "auto"
+    sms_transport: Literal["auto", "twilio", "console"] = "auto"
 
     # SendGrid (email). No API key: email goes to the console transport.
     sendgrid_api_key: SecretStr | None = None
@@ -90,6 +103,8 @@ class Settings(DatabaseSettings):
     max_attempts: int = Field(default=15, ge=1, le=100)
     retry_base_seconds: float = Field(default=30.0, gt=0, le=86_400)
     retry_cap_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    # Readiness fails when a dispatcher pass makes no progress for this long.
+    dispatcher_stall_seconds: float = Field(default=120.0, ge=1, le=3600)
 
     # Sweep and listener.
     review_notification_interval: int = Field(default=30, ge=5, le=1440)
@@ -133,8 +148,14 @@ class Settings(DatabaseSettings):
             raise ValueError("is not an email address")
         return value or None
 
+    @field_validator("email_transport", "sms_transport", mode="before")
+    @classmethod
+    def _lower_transport(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _providers_complete(self) -> Settings:
+        self._explicit_transports_have_credentials()
         if self.sendgrid_api_key and not self.sendgrid_from_email:
             raise ValueError("SENDGRID_FROM_EMAIL: required when SENDGRID_API_KEY is set")
         if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
@@ -149,6 +170,26 @@ class Settings(DatabaseSettings):
         if self.retry_cap_seconds < self.retry_base_seconds:
             raise ValueError("RETRY_CAP_SECONDS: must not be smaller than RETRY_BASE_SECONDS")
         return self
+
+    def _explicit_transports_have_credentials(self) -> None:
+        """An explicitly chosen provider must have its credentials: never a silent fallback."""
+        if self.email_transport == "smtp":
+            raise ValueError(
+                "EMAIL_TRANSPORT: smtp is not available in this version (use sendgrid or console)"
+            )
+        needed: list[tuple[str, object]] = []
+        if self.email_transport == "sendgrid":
+            needed = [("SENDGRID_API_KEY", self.sendgrid_api_key)]
+        if self.sms_transport == "twilio":
+            needed += [
+                ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+            ]
+        for name, value in needed:
+            if not value:
+                transport = "EMAIL" if name.startswith("SENDGRID") else "SMS"
+                chosen = self.email_transport if transport == "EMAIL" else self.sms_transport
+                raise ValueError(f"{name}: required by {transport}_TRANSPORT={chosen} but not set")
 
     @cached_property
     def recipients(self) -> RecipientList:
@@ -169,14 +210,18 @@ class Settings(DatabaseSettings):
         return values
 
     @property
-    def email_transport(self) -> Literal["sendgrid", "console"]:
-        """Which transport delivers email."""
-        return "sendgrid" if self.sendgrid_api_key else "console"
+    def email_transport_in_use(self) -> Literal["sendgrid", "console"]:
+        """Which transport delivers email (`auto` resolved)."""
+        if self.email_transport == "auto":
+            return "sendgrid" if self.sendgrid_api_key else "console"
+        return "sendgrid" if self.email_transport == "sendgrid" else "console"
 
     @property
-    def sms_transport(self) -> Literal["twilio", "console"]:
-        """Which transport delivers SMS."""
-        return "twilio" if self.twilio_account_sid else "console"
+    def sms_transport_in_use(self) -> Literal["twilio", "console"]:
+        """Which transport delivers SMS (`auto` resolved)."""
+        if self.sms_transport == "auto":
+            return "twilio" if self.twilio_account_sid else "console"
+        return "twilio" if self.sms_transport == "twilio" else "console"
 
     @property
     def sweep_interval_seconds(self) -> float:

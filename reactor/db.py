@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -10,6 +11,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from reactor.resources import sql
 
 _SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
+_SERVER_RE = re.compile(r'server at "(?P<host>[^"]+)"(?: \([^)]*\))?, port (?P<port>\d+)')
 
 
 def libpq_url(url: str) -> str:
@@ -47,6 +49,31 @@ def redacted(url: str) -> str:
     dbname = parts.get("dbname", "")
     secret = ":***" if parts.get("password") else ""
     return f"postgresql://{user}{secret}@{host}:{port}/{dbname}"
+
+
+class DatabaseUnreachable(Exception):
+    """The database cannot be reached; the message says so in one line."""
+
+
+def connect(url: str, **kwargs: object) -> psycopg.Connection:
+    """A short-lived connection for a command (nothing prepared: poolers welcome)."""
+    try:
+        return psycopg.connect(
+            conninfo(url, "invoice-reactor command"), prepare_threshold=None, **kwargs
+        )
+    except psycopg.OperationalError as error:
+        raise DatabaseUnreachable(unreachable_reason(error)) from None
+
+
+def unreachable_reason(error: BaseException) -> str:
+    """One line saying the database cannot be reached, and why (no secret in it)."""
+    text = str(error).strip()
+    # libpq's message: 'connection failed: connection to server at "h", port p failed: why'
+    reason = text.splitlines()[0].rsplit("failed:", 1)[-1].strip() if text else ""
+    where = ""
+    if match := _SERVER_RE.search(text):
+        where = f" at {match['host']}:{match['port']}"
+    return f"DATABASE_URL: cannot reach the database{where} ({reason or type(error).__name__})"
 
 
 def current_revision(connection: psycopg.Connection) -> str | None:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import structlog
@@ -40,6 +41,9 @@ from reactor.transports import FailureClass, SendError, Transport
 log = structlog.get_logger("reactor.dispatch")
 
 DATABASE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+# The database is up but refuses what we wrote (bad data, a constraint): retrying the
+# same batch would never succeed, so its rows are written one by one instead.
+REJECTED_ERRORS = (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError)
 AUTH_PAUSE_SECONDS = 60.0
 IDLE_RECHECK_SECONDS = 60.0
 
@@ -49,6 +53,7 @@ class Delivery:
     """One claimed notification: a message for one recipient on one channel."""
 
     id: int
+    claim_token: UUID  # this claim's; only it may record the outcome
     channel: Channel
     recipient: str
     attempts: int
@@ -61,6 +66,7 @@ class Outcome:
     """What happened to one delivery; `status` is the row's next status."""
 
     delivery_id: int
+    claim_token: UUID
     status: str  # SENT, FAILED or PENDING (retry)
     message_id: str | None = None
     error: str | None = None
@@ -113,6 +119,7 @@ def backoff_seconds(attempts: int, base: float, cap: float) -> float:
 def _delivery(row: Mapping[str, Any]) -> Delivery:
     return Delivery(
         id=row["id"],
+        claim_token=row["claim_token"],
         channel=Channel(row["method"]),
         recipient=row["recipient"],
         attempts=row["attempts"],
@@ -170,7 +177,7 @@ class Dispatcher:
         # Filled by worker threads, emptied by the flusher on the loop thread.
         self._lock = threading.Lock()
         self._outcomes: list[tuple[Outcome, threading.Event]] = []
-        self._releases: list[int] = []
+        self._releases: list[Delivery] = []
         self._flush_requested = False
         self._flusher: asyncio.Task[None] | None = None
         self._report = DrainReport()
@@ -181,6 +188,10 @@ class Dispatcher:
             IDLE_RECHECK_SECONDS if settings.listener_enabled else settings.sweep_interval_seconds
         )
         self._stopping = False
+        # Stall detection for readiness: when the current pass began (None between
+        # passes) and when it last got anything done (a claim or a write).
+        self._pass_started: float | None = None
+        self._last_progress = time.monotonic()
         self.wake = asyncio.Event()
         self.channels = {c: ChannelState(t.name) for c, t in transports.items()}
 
@@ -192,6 +203,7 @@ class Dispatcher:
         timed_out = True
         while not self._stopping:
             self.wake.clear()
+            self._pass_started = time.monotonic()
             try:
                 await self.drain()
                 if timed_out or self._due_changed:
@@ -213,6 +225,7 @@ class Dispatcher:
                     )
                 else:
                     log.exception("dispatcher pass failed; retrying", retry_in=round(delay, 2))
+            self._pass_started = None
             if self._stopping:
                 break
             try:
@@ -323,16 +336,32 @@ class Dispatcher:
     async def _fetch(self, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         async with self._pool.connection() as conn:
             cursor = conn.cursor(row_factory=dict_row)
-            await cursor.execute(query, params, prepare=True)
-            return await cursor.fetchall() if cursor.description else []
+            await cursor.execute(query, params)
+            rows = await cursor.fetchall() if cursor.description else []
+        self._last_progress = time.monotonic()
+        return rows
 
     async def _seconds_until_due(self) -> float:
-        rows = await self._fetch(sql("queries/next_due"), {})
+        """Until the next row this process may claim falls due, or a pause ends.
+
+        Rows of a paused channel are not counted: they are due, but this process
+        will not claim them before the pause ends, and waking for them would spin.
+        """
+        rows = await self._fetch(sql("queries/next_due"), {"paused": self._paused_channels()})
+        wait = self._idle_recheck
+        pauses = [p for state in self.channels.values() if (p := state.paused_for()) > 0]
+        if pauses:
+            wait = min(wait, min(pauses))
         next_due = rows[0]["next_due"]
-        if next_due is None:
-            return self._idle_recheck
-        seconds = (next_due - datetime.now(UTC)).total_seconds()
-        return min(self._idle_recheck, max(0.01, seconds))
+        if next_due is not None:
+            wait = min(wait, (next_due - datetime.now(UTC)).total_seconds())
+        return max(0.01, wait)
+
+    def stalled_for(self) -> float:
+        """Seconds the current pass has gone without progress (0 between passes)."""
+        if self._pass_started is None:
+            return 0.0
+        return time.monotonic() - max(self._pass_started, self._last_progress)
 
     # -- sending ---------------------------------------------------------------
 
@@ -342,29 +371,39 @@ class Dispatcher:
             transport.prepare_thread()
         while (delivery := self._queue.get()) is not None:
             if self._stopping:  # claimed before the stop: give it back unsent
-                self._hand_back(release=delivery.id)
+                self._hand_back(release=delivery)
                 continue
-            state = self.channels[delivery.channel]
-            if state.paused_for() > 0:
-                # Paused while this row waited: give it back untouched. After a rate limit
-                # it is due when the pause ends; after refused credentials it is due at
-                # once, for a process whose credentials work (this one skips the channel).
-                refused = state.last_failure_class == FailureClass.AUTH.value
-                outcome = Outcome(
-                    delivery.id,
-                    "PENDING",
-                    error=state.last_error,
-                    retry_in=0.0 if refused else state.paused_for(),
-                    refund=1,
-                )
-            else:
-                outcome = self._send(delivery)
+            try:
+                outcome = self._outcome_of(delivery)
+            except Exception as error:  # never let a bug kill the thread and leak its slot
+                log.exception("unexpected error in a sender", delivery_id=delivery.id)
+                outcome = self._failed(delivery, SendError(FailureClass.TRANSIENT, repr(error)))
             recorded = threading.Event()
             self._hand_back(outcome=(outcome, recorded))
             recorded.wait()
 
+    def _outcome_of(self, delivery: Delivery) -> Outcome:
+        """Send one delivery, unless its channel was paused while it waited."""
+        state = self.channels[delivery.channel]
+        if state.paused_for() > 0:
+            # Paused while this row waited: give it back untouched. After a rate limit
+            # it is due when the pause ends; after refused credentials it is due at
+            # once, for a process whose credentials work (this one skips the channel).
+            refused = state.last_failure_class == FailureClass.AUTH.value
+            return Outcome(
+                delivery.id,
+                delivery.claim_token,
+                "PENDING",
+                error=state.last_error,
+                retry_in=0.0 if refused else state.paused_for(),
+                refund=1,
+            )
+        return self._send(delivery)
+
     def _hand_back(
-        self, outcome: tuple[Outcome, threading.Event] | None = None, release: int | None = None
+        self,
+        outcome: tuple[Outcome, threading.Event] | None = None,
+        release: Delivery | None = None,
     ) -> None:
         """From a worker thread: queue an outcome (or a release) for the flusher."""
         with self._lock:
@@ -382,12 +421,12 @@ class Dispatcher:
         """Render and send one delivery (runs on a worker thread)."""
         transport = self._transports[delivery.channel]
         channel = delivery.channel.value
-        if delivery.channel is Channel.EMAIL:
-            message: Any = self._renderer.email(delivery.invoice)
-        else:
-            message = self._renderer.sms(delivery.invoice)
         started = time.perf_counter()
         try:
+            if delivery.channel is Channel.EMAIL:
+                message: Any = self._renderer.email(delivery.invoice)
+            else:
+                message = self._renderer.sms(delivery.invoice)
             with structlog.contextvars.bound_contextvars(
                 invoice_id=delivery.invoice.invoice_id, channel=channel, delivery_id=delivery.id
             ):
@@ -395,8 +434,8 @@ class Dispatcher:
         except SendError as error:
             metrics.SEND_ATTEMPTS.labels(channel, error.failure.value).inc()
             return self._failed(delivery, error)
-        except Exception as error:  # a bug must not lose the row: retry it later
-            log.exception("unexpected error while sending", delivery_id=delivery.id)
+        except Exception as error:  # a bug (rendering, a transport) must not lose the row
+            log.exception("unexpected error while rendering or sending", delivery_id=delivery.id)
             metrics.SEND_ATTEMPTS.labels(channel, FailureClass.TRANSIENT.value).inc()
             return self._failed(delivery, SendError(FailureClass.TRANSIENT, repr(error)))
         finally:
@@ -417,15 +456,19 @@ class Dispatcher:
             channel=channel,
             message_id=message_id,
         )
-        return Outcome(delivery.id, "SENT", message_id=message_id)
+        return Outcome(delivery.id, delivery.claim_token, "SENT", message_id=message_id)
 
     def _failed(self, delivery: Delivery, error: SendError) -> Outcome:
         """Decide a failed delivery's fate from its failure class and attempts."""
         settings = self._settings
         state = self.channels[delivery.channel]
+        # Provider texts quote addresses and numbers: masked before they are stored,
+        # printed or served (which also makes identical failures group together).
+        masked = mask_text(error.message)
         state.last_failure_at = datetime.now(UTC)
         state.last_failure_class = error.failure.value
-        state.last_error = mask_text(error.message)  # shown by /health/status
+        state.last_error = masked  # shown by /health/status
+        token = delivery.claim_token
         channel = delivery.channel.value
         context = {
             "delivery_id": delivery.id,
@@ -443,7 +486,7 @@ class Dispatcher:
             )
             # Due at once for a process with working credentials; this one skips the
             # channel until its pause ends, so no attempt is burnt.
-            return Outcome(delivery.id, "PENDING", error=error.message, refund=1)
+            return Outcome(delivery.id, token, "PENDING", error=masked, refund=1)
         if error.failure is FailureClass.TRANSIENT and error.retry_after is not None:
             state.paused_until = max(state.paused_until, time.monotonic() + error.retry_after)
             log.warning(
@@ -454,14 +497,14 @@ class Dispatcher:
             )
             metrics.DELIVERIES.labels(channel, "retry").inc()
             return Outcome(
-                delivery.id, "PENDING", error=error.message, retry_in=error.retry_after, refund=1
+                delivery.id, token, "PENDING", error=masked, retry_in=error.retry_after, refund=1
             )
         if error.failure is FailureClass.PERMANENT or delivery.attempts >= settings.max_attempts:
             log.warning(
                 "delivery failed", error=error.message, attempts=delivery.attempts, **context
             )
             metrics.DELIVERIES.labels(channel, "failed").inc()
-            return Outcome(delivery.id, "FAILED", error=error.message)
+            return Outcome(delivery.id, token, "FAILED", error=masked)
         retry_in = backoff_seconds(
             delivery.attempts, settings.retry_base_seconds, settings.retry_cap_seconds
         )
@@ -473,7 +516,7 @@ class Dispatcher:
             **context,
         )
         metrics.DELIVERIES.labels(channel, "retry").inc()
-        return Outcome(delivery.id, "PENDING", error=error.message, retry_in=retry_in)
+        return Outcome(delivery.id, token, "PENDING", error=masked, retry_in=retry_in)
 
     # -- recording -------------------------------------------------------------
 
@@ -515,23 +558,62 @@ class Dispatcher:
                 self._due_changed = True  # a retry was scheduled: re-read when it falls due
                 self.wake.set()
 
-    async def _write(self, outcomes: list[Outcome], releases: list[int]) -> None:
-        async with self._pool.connection() as conn:
-            if outcomes:
-                await conn.execute(
-                    sql("queries/record_outcomes"),
-                    {
-                        "ids": [o.delivery_id for o in outcomes],
-                        "statuses": [o.status for o in outcomes],
-                        "message_ids": [o.message_id for o in outcomes],
-                        "errors": [o.error for o in outcomes],
-                        "retry_in": [o.retry_in for o in outcomes],
-                        "refunds": [o.refund for o in outcomes],
-                    },
-                    prepare=True,
+    async def _write(self, outcomes: list[Outcome], releases: list[Delivery]) -> None:
+        """Record outcomes and releases; a batch the database refuses goes row by row."""
+        if outcomes:
+            try:
+                await self._record(outcomes)
+            except REJECTED_ERRORS as error:
+                log.warning(
+                    "database refused a batch of outcomes; recording them one by one",
+                    error=type(error).__name__,
+                    count=len(outcomes),
                 )
-            if releases:
-                await conn.execute(sql("queries/release_claims"), {"ids": releases})
+                for outcome in outcomes:
+                    await self._record_alone(outcome)
+        if releases:
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    sql("queries/release_claims"),
+                    {
+                        "ids": [d.id for d in releases],
+                        "tokens": [d.claim_token for d in releases],
+                    },
+                )
+        self._last_progress = time.monotonic()
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        """One statement for the batch; only the claim that leased a row may write it."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                sql("queries/record_outcomes"),
+                {
+                    "ids": [o.delivery_id for o in outcomes],
+                    "tokens": [o.claim_token for o in outcomes],
+                    "statuses": [o.status for o in outcomes],
+                    "message_ids": [o.message_id for o in outcomes],
+                    "errors": [o.error for o in outcomes],
+                    "retry_in": [o.retry_in for o in outcomes],
+                    "refunds": [o.refund for o in outcomes],
+                },
+            )
+            fenced = len(outcomes) - cursor.rowcount
+        if fenced:
+            log.warning(
+                "outcomes not recorded: their lease had expired and another claim owns the rows",
+                count=fenced,
+            )
+
+    async def _record_alone(self, outcome: Outcome) -> None:
+        """Record one outcome; if the database refuses it, the row is FAILED with why."""
+        try:
+            await self._record([outcome])
+        except REJECTED_ERRORS as error:
+            reason = f"the database refused this delivery's outcome ({type(error).__name__})"
+            log.error(reason, delivery_id=outcome.delivery_id, outcome=outcome.status)
+            await self._record(
+                [Outcome(outcome.delivery_id, outcome.claim_token, "FAILED", error=reason)]
+            )
 
     # -- stopping --------------------------------------------------------------
 
@@ -557,7 +639,7 @@ class Dispatcher:
             while True:
                 delivery = self._queue.get_nowait()
                 if delivery is not None:
-                    unsent.append(delivery.id)
+                    unsent.append(delivery)
         if unsent:
             with self._lock:
                 self._releases.extend(unsent)

@@ -22,6 +22,7 @@ import structlog
 from reactor import metrics
 from reactor.aio import bounded
 from reactor.db import conninfo
+from reactor.masking import mask_text
 from reactor.resources import sql
 
 log = structlog.get_logger("reactor.listener")
@@ -52,12 +53,14 @@ class Listener:
         on_connect: Callable[[], None],
         on_due: Callable[[], None] | None = None,
         timeout: float = 30.0,
+        redact: Callable[[str], str] = mask_text,
     ) -> None:
         self._conninfo = conninfo(database_url, "invoice-reactor listener")
         self._on_wake = on_wake
         self._on_connect = on_connect
         self._on_due = on_due or on_wake
         self._timeout = timeout
+        self._redact = redact  # errors are shown by /health/status: redacted like log lines
         self._stop = asyncio.Event()
         self._junk_logged = False
         self.state = ListenerState()
@@ -75,7 +78,7 @@ class Listener:
                 await self._listen_once(reconnect=connected_before)
                 failures = 0
             except (psycopg.Error, OSError, TimeoutError) as error:
-                self.state.last_error = str(error).strip() or type(error).__name__
+                self.state.last_error = self._redact(str(error).strip() or type(error).__name__)
                 failures += 1
                 log.warning(
                     "listener connection lost; reconnecting",

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
 
-from reactor.masking import mask_value
+from reactor.masking import mask_text, mask_value
 
 SERVICE = "invoice-reactor"
 
@@ -52,6 +52,12 @@ class SecretRedactor:
 
     def __call__(self, _: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
         return {key: self.redact(value) for key, value in event_dict.items()}
+
+
+def text_redactor(secrets: Iterable[str] = ()) -> Callable[[str], str]:
+    """What log lines get, for one text: secrets replaced, addresses and numbers masked."""
+    redactor = SecretRedactor(secrets)
+    return lambda text: mask_text(redactor.redact(text))
 
 
 def _mask_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:

@@ -80,3 +80,8 @@ BACKLOG_OLDEST_PENDING = Gauge(
     "reactor_backlog_oldest_pending_age_seconds",
     "Age of the oldest PENDING notification, as of the last backlog reading.",
 )
+PRUNED = Counter(
+    "reactor_pruned_total",
+    "Rows deleted by the retention pass (RETENTION_DAYS, `reactor prune`), by kind.",
+    ["kind"],  # episodes, notifications
+)

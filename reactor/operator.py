@@ -1,4 +1,4 @@
-"""Operator commands: `reactor status` and `reactor retry`."""
+"""Operator commands: `reactor status`, `reactor retry` and `reactor prune`."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from psycopg.rows import dict_row
 
-from reactor.db import libpq_url
+from reactor.db import connect
 from reactor.resources import sql
 from reactor.tables import render_table
 
 
 def collect_status(database_url: str, top: int = 10) -> dict[str, Any]:
     """Counts by channel and status, the outbox backlog, and the top failure messages."""
-    with psycopg.connect(libpq_url(database_url), row_factory=dict_row) as conn:
+    with connect(database_url, row_factory=dict_row) as conn:
         by_channel = conn.execute(sql("queries/status_by_channel")).fetchall()
         backlog = conn.execute(sql("queries/backlog")).fetchone() or {}
         failures = conn.execute(sql("queries/top_failures"), {"limit": top}).fetchall()
@@ -86,9 +85,31 @@ def requeue_failed(
 ) -> int:
     """Put FAILED deliveries matching the filters back to PENDING; tell the reactors."""
     params = {"invoice_id": invoice_id, "method": channel, "since": since}
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+    with connect(database_url, autocommit=True) as conn:
         row = conn.execute(sql("queries/requeue_failed"), params).fetchone()
         count = int(row[0]) if row else 0
         if count:
             conn.execute(sql("queries/announce_due"))
     return count
+
+
+def run_prune(database_url: str, older_than_days: int, dry_run: bool) -> str:
+    """`reactor prune`: one retention pass, returned as a summary table."""
+    import asyncio
+
+    from reactor.prune import prune
+    from reactor.service import make_pool
+
+    async def _run() -> str:
+        async with make_pool(database_url) as pool:
+            report = await prune(pool, older_than_days, dry_run=dry_run)
+        verb = "would be deleted (dry run)" if dry_run else "deleted"
+        rows: list[tuple[str, object]] = [
+            (f"review episodes {verb}", report.episodes),
+            (f"delivery records {verb}", report.notifications),
+        ]
+        if report.skipped_batches:
+            rows.append(("stopped: another reactor holds the sweep lock, run again", 1))
+        return render_table([f"older than {older_than_days} days", "count"], rows)
+
+    return asyncio.run(_run())

@@ -15,6 +15,7 @@ from reactor.config import Settings
 from reactor.db import conninfo
 from reactor.dispatch import Dispatcher
 from reactor.listener import Listener
+from reactor.logs import text_redactor
 from reactor.masking import mask_recipient
 from reactor.messages import MessageRenderer
 from reactor.recipients import Channel
@@ -33,13 +34,18 @@ class _Server(uvicorn.Server):
         yield
 
 
-def make_pool(database_url: str) -> AsyncConnectionPool:
-    """The dispatcher's pool (the listener has its own connection, never pooled)."""
+def make_pool(database_url: str, prepared_statements: bool = False) -> AsyncConnectionPool:
+    """The dispatcher's pool (the listener has its own connection, never pooled).
+
+    Without `prepared_statements` nothing is ever prepared on the server, so the pool
+    may go through PgBouncer in transaction mode, where consecutive statements of one
+    client connection may run on different server connections.
+    """
     return AsyncConnectionPool(
         conninfo(database_url, "invoice-reactor"),
         min_size=2,
         max_size=6,
-        kwargs={"autocommit": True},
+        kwargs={"autocommit": True, "prepare_threshold": 0 if prepared_statements else None},
         timeout=5.0,
         open=False,
     )
@@ -55,6 +61,13 @@ def make_renderer(settings: Settings) -> MessageRenderer:
     )
 
 
+def _console_note(settings: Settings, channel: Channel) -> str:
+    mode = settings.email_transport if channel is Channel.EMAIL else settings.sms_transport
+    if mode == "auto":
+        return "no provider credentials: messages are logged, not sent"
+    return "console transport chosen: messages are logged, not sent"
+
+
 def announce(settings: Settings, transports: dict[Channel, Transport]) -> None:
     """Say once at start-up what this process will do, and which recipients it skips."""
     recipients = settings.recipients
@@ -66,26 +79,28 @@ def announce(settings: Settings, transports: dict[Channel, Transport]) -> None:
             channel=channel.value,
             transport=transport.name,
             recipients=[mask_recipient(r.address) for r in recipients.for_channel(channel)],
-            note="no provider credentials: messages are logged, not sent"
-            if transport.name == "console"
-            else None,
+            note=_console_note(settings, channel) if transport.name == "console" else None,
         )
 
 
 async def serve(settings: Settings, database_url: str, revision: str | None) -> int:
     """Run the service until SIGTERM or SIGINT; return the exit status."""
-    pool = make_pool(database_url)
+    pool = make_pool(database_url, settings.database_prepared_statements)
     await pool.open(wait=False)
     transports = build_transports(settings)
     announce(settings, transports)
     dispatcher = Dispatcher(pool, settings, transports, make_renderer(settings))
-    sweeper = Sweeper(pool, dispatcher, settings.sweep_interval_seconds)
+    redact = text_redactor(settings.secret_values())
+    sweeper = Sweeper(
+        pool, dispatcher, settings.sweep_interval_seconds, settings.retention_days, redact
+    )
     listener = Listener(
         settings.listener_database_url or database_url,
         on_wake=dispatcher.wake.set,
         on_connect=sweeper.request,
         on_due=dispatcher.due_now,
         timeout=settings.listener_timeout_seconds,
+        redact=redact,
     )
     app = create_app(Probes(settings, pool, listener, dispatcher, sweeper, revision))
     server = _Server(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,10 +22,14 @@ from psycopg_pool import AsyncConnectionPool
 from reactor import metrics
 from reactor.config import Settings
 from reactor.dispatch import DATABASE_ERRORS, Dispatcher, DrainReport
+from reactor.masking import mask_text
+from reactor.prune import prune
 from reactor.resources import sql
 from reactor.tables import render_table
 
 log = structlog.get_logger("reactor.sweep")
+
+PRUNE_EVERY_SECONDS = 86_400.0
 
 
 @dataclass
@@ -36,6 +41,8 @@ class SweepState:
     last_orphans: int = 0
     last_error: str | None = None
     runs: int = 0
+    last_prune_at: datetime | None = None
+    last_pruned: int = 0  # delivery records deleted by the last retention pass
 
 
 async def preview(pool: AsyncConnectionPool) -> dict[str, Any]:
@@ -61,10 +68,20 @@ async def adopt_orphans(pool: AsyncConnectionPool) -> int | None:
 class Sweeper:
     """Runs a pass every interval, and whenever asked (after each listener connect)."""
 
-    def __init__(self, pool: AsyncConnectionPool, dispatcher: Dispatcher, interval: float) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        dispatcher: Dispatcher,
+        interval: float,
+        retention_days: int = 0,
+        redact: Callable[[str], str] = mask_text,
+    ) -> None:
         self._pool = pool
         self._dispatcher = dispatcher
         self._interval = interval
+        self._retention_days = retention_days
+        self._redact = redact
+        self._next_prune = 0.0  # time.monotonic(); the first pass prunes
         self._requested = asyncio.Event()
         self._stop = asyncio.Event()
         self.state = SweepState()
@@ -87,6 +104,13 @@ class Sweeper:
             if not self._stop.is_set():
                 await self.sweep_once()
 
+    async def _prune(self) -> None:
+        """The daily retention pass (RETENTION_DAYS), under the sweep's lock."""
+        report = await prune(self._pool, self._retention_days)
+        self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+        self.state.last_prune_at = datetime.now(UTC)
+        self.state.last_pruned = report.notifications
+
     async def sweep_once(self) -> int:
         """One pass: adopt orphans, then wake the dispatcher to drain. Returns orphans found."""
         started = time.perf_counter()
@@ -94,8 +118,10 @@ class Sweeper:
         try:
             orphans = await adopt_orphans(self._pool) or 0
             self.state.last_error = None
+            if self._retention_days and time.monotonic() >= self._next_prune:
+                await self._prune()
         except DATABASE_ERRORS as error:
-            self.state.last_error = str(error)
+            self.state.last_error = self._redact(str(error))  # shown by /health/status
             log.warning("sweep could not reach the database", error=str(error))
         self._dispatcher.wake.set()
         duration = time.perf_counter() - started
@@ -125,7 +151,7 @@ async def run_sweep(settings: Settings, database_url: str, dry_run: bool) -> str
     from reactor.service import make_pool, make_renderer
     from reactor.transports import build_transports
 
-    async with make_pool(database_url) as pool:
+    async with make_pool(database_url, settings.database_prepared_statements) as pool:
         found = await preview(pool)
         rows: list[tuple[str, object]] = [
             ("invoices waiting in the outbox", found["pending_events"]),

@@ -125,12 +125,18 @@ class Probes:
         """The listener's connection state."""
         return _jsonable(asdict(self.listener.state))
 
+    def transport_setting(self, channel: str) -> str:
+        """EMAIL_TRANSPORT or SMS_TRANSPORT as configured (`auto` or a transport)."""
+        settings = self.settings
+        return settings.email_transport if channel == "email" else settings.sms_transport
+
     def transports(self) -> dict[str, Any]:
         """Each channel's transport and its last success and failure."""
         out = {}
         for channel, state in self.dispatcher.channels.items():
             data = _jsonable(asdict(state))
             data["paused_for_seconds"] = round(state.paused_for(), 1)
+            data["configured"] = self.transport_setting(channel.value)
             data.pop("paused_until")
             out[channel.value] = data
         return out
@@ -156,6 +162,9 @@ async def info(request: Request) -> JSONResponse:
                 c.value: len(recipients.for_channel(c)) for c in probes.dispatcher.channels
             },
             "transports": {c.value: s.transport for c, s in probes.dispatcher.channels.items()},
+            "transport_settings": {
+                c.value: probes.transport_setting(c.value) for c in probes.dispatcher.channels
+            },
             "notify_channel": CHANNEL,
             "send_concurrency": settings.send_concurrency,
         }
@@ -177,8 +186,13 @@ async def ready(request: Request) -> JSONResponse:
         "listener": {"connected": listener.connected, "listening": listener.listening},
     }
     listening = listener.listening or not probes.settings.listener_enabled
-    is_ready = database["up"] and listening
+    stalled_for = probes.dispatcher.stalled_for()
+    stalled = stalled_for > probes.settings.dispatcher_stall_seconds
+    body["dispatcher"] = {"stalled": stalled, "stalled_for_seconds": round(stalled_for, 1)}
+    is_ready = database["up"] and listening and not stalled
     body["status"] = "ready" if is_ready else "not ready"
+    if stalled:
+        body["reason"] = "the dispatcher has made no progress in its current pass"
     return JSONResponse(body, status_code=200 if is_ready else 503)
 
 
@@ -190,7 +204,9 @@ async def status(request: Request) -> JSONResponse:
     transports = probes.transports()
     listener_down = probes.settings.listener_enabled and not listener["listening"]
     channel_paused = any(t["paused_for_seconds"] > 0 for t in transports.values())
-    if not database["up"]:
+    stalled_for = probes.dispatcher.stalled_for()
+    stalled = stalled_for > probes.settings.dispatcher_stall_seconds
+    if not database["up"] or stalled:
         overall = "unhealthy"
     elif listener_down or channel_paused:
         overall = "degraded"
@@ -204,6 +220,7 @@ async def status(request: Request) -> JSONResponse:
             "database": database,
             "listener": listener,
             "sweep": sweep,
+            "dispatcher": {"stalled": stalled, "stalled_for_seconds": round(stalled_for, 1)},
             "transports": transports,
             "backlog": backlog,
         }

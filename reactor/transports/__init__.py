@@ -13,7 +13,7 @@ __all__ = ["FailureClass", "Message", "SendError", "Transport", "build_transport
 def build_transports(settings: Settings) -> dict[Channel, Transport]:
     """The transport for each channel: the provider when configured, else the console."""
     transports: dict[Channel, Transport] = {}
-    if settings.email_transport == "sendgrid":
+    if settings.email_transport_in_use == "sendgrid":
         assert settings.sendgrid_api_key and settings.sendgrid_from_email  # checked at start-up
         from reactor.transports.sendgrid import SendGridTransport
 
@@ -25,7 +25,7 @@ def build_transports(settings: Settings) -> dict[Channel, Transport]:
         )
     else:
         transports[Channel.EMAIL] = ConsoleTransport(Channel.EMAIL)
-    if settings.sms_transport == "twilio":
+    if settings.sms_transport_in_use == "twilio":
         assert settings.twilio_account_sid and settings.twilio_auth_token  # checked at start-up
         from reactor.transports.twilio import TwilioTransport
 

@@ -48,6 +48,7 @@ WITH due_retries AS (
         attempts = n.attempts + CASE WHEN c.next_status = 'SENDING' THEN 1 ELSE 0 END,
         lease_expires_at = CASE WHEN c.next_status = 'SENDING'
                                 THEN now() + make_interval(secs => %(lease_seconds)s) END,
+        claim_token = CASE WHEN c.next_status = 'SENDING' THEN gen_random_uuid() END,
         error_message = CASE c.next_status
                             WHEN 'SKIPPED' THEN c.skip_reason
                             WHEN 'FAILED' THEN 'lease expired on the last attempt: '
@@ -56,9 +57,10 @@ WITH due_retries AS (
         updated_at = now()
     FROM checked c
     WHERE n.id = c.id
-    RETURNING n.id, n.invoice_id, n.method, n.recipient, n.status, n.attempts, n.episode_id
+    RETURNING n.id, n.invoice_id, n.method, n.recipient, n.status, n.attempts, n.episode_id,
+              n.claim_token
 )
-SELECT u.id, u.invoice_id, u.method, u.recipient, u.attempts, u.status,
+SELECT u.id, u.claim_token, u.invoice_id, u.method, u.recipient, u.attempts, u.status,
        e.entered_at AS event_created_at,
        m.invoice_number, m.vendor_name, m.total_amount, m.currency
 FROM updated u

@@ -1,6 +1,8 @@
 -- Record the outcome of a batch of sends. retry_in (seconds) schedules the next
 -- attempt of a row going back to PENDING; refund gives back an attempt that never
--- reached the provider (channel paused).
+-- reached the provider (channel paused). Fenced: an outcome is written only by the
+-- claim that leased the row (its claim_token); a late outcome from a process whose
+-- lease expired, after another process re-claimed the row, changes nothing.
 UPDATE notifications n
 SET status = o.status,
     provider_message_id = coalesce(o.message_id, n.provider_message_id),
@@ -11,8 +13,10 @@ SET status = o.status,
                            ELSE n.next_attempt_at END,
     attempts = n.attempts - o.refund,
     lease_expires_at = NULL,
+    claim_token = NULL,
     updated_at = now()
-FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(message_ids)s::text[],
-            %(errors)s::text[], %(retry_in)s::float8[], %(refunds)s::int[])
-     AS o (id, status, message_id, error, retry_in, refund)
-WHERE n.id = o.id AND n.status = 'SENDING'
+FROM unnest(%(ids)s::bigint[], %(tokens)s::uuid[], %(statuses)s::text[],
+            %(message_ids)s::text[], %(errors)s::text[], %(retry_in)s::float8[],
+            %(refunds)s::int[])
+     AS o (id, token, status, message_id, error, retry_in, refund)
+WHERE n.id = o.id AND n.status = 'SENDING' AND n.claim_token = o.token

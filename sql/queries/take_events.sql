@@ -44,19 +44,22 @@ WITH taken AS (
     CROSS JOIN unnest(%(methods)s::text[], %(recipients)s::text[]) AS r (method, recipient)
 ), inserted AS (
     INSERT INTO notifications AS n
-        (invoice_id, episode_id, method, recipient, status, attempts, lease_expires_at, error_message)
+        (invoice_id, episode_id, method, recipient, status, attempts, lease_expires_at,
+         claim_token, error_message)
     SELECT invoice_id, episode_id, method, recipient,
            CASE WHEN NOT in_review THEN 'SKIPPED' WHEN claim_now THEN 'SENDING' ELSE 'PENDING' END,
            CASE WHEN in_review AND claim_now THEN 1 ELSE 0 END,
            CASE WHEN in_review AND claim_now
                 THEN now() + make_interval(secs => %(lease_seconds)s) END,
+           CASE WHEN in_review AND claim_now THEN gen_random_uuid() END,
            CASE WHEN NOT in_review
                 THEN 'invoice left review before dispatch (now ' || invoice_status || ')' END
     FROM candidates
     ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
-    RETURNING n.id, n.invoice_id, n.episode_id, n.method, n.recipient, n.status, n.attempts
+    RETURNING n.id, n.invoice_id, n.episode_id, n.method, n.recipient, n.status, n.attempts,
+              n.claim_token
 ), deliveries AS (
-    SELECT ins.id, ins.invoice_id, ins.method, ins.recipient, ins.attempts, ins.status,
+    SELECT ins.id, ins.claim_token, ins.invoice_id, ins.method, ins.recipient, ins.attempts, ins.status,
            e.entered_at AS event_created_at,
            m.invoice_number, m.vendor_name, m.total_amount, m.currency
     FROM inserted ins

@@ -21,6 +21,31 @@ BEGIN
 END
 $$;
 
+-- The old Celery notify service kept its own `notifications` table (uuid ids, no
+-- episodes). It is set aside as celery_notifications, its indexes (and so its
+-- constraints) renamed with a celery_ prefix, so that ours can take the name;
+-- revision 0003 copies its history into ours, and the downgrade puts it back.
+DO $$
+DECLARE
+    legacy_index record;
+BEGIN
+    IF to_regclass('notifications') IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM pg_attribute
+        WHERE attrelid = to_regclass('notifications') AND attname = 'episode_id'
+          AND NOT attisdropped
+    ) THEN
+        FOR legacy_index IN
+            SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE i.indrelid = to_regclass('notifications')
+        LOOP
+            EXECUTE format('ALTER INDEX %I RENAME TO %I',
+                           legacy_index.relname, 'celery_' || legacy_index.relname);
+        END LOOP;
+        ALTER TABLE notifications RENAME TO celery_notifications;
+    END IF;
+END
+$$;
+
 -- The outbox, written by the trigger in the invoice's own transaction: one row per
 -- statement, holding every invoice that statement moved into review, so a bulk
 -- UPDATE costs one small insert. NOTIFY only says "look here". Rows are deleted
@@ -69,12 +94,6 @@ CREATE INDEX notifications_lease_idx ON notifications (lease_expires_at) WHERE s
 CREATE INDEX notifications_invoice_idx ON notifications (invoice_id);
 -- Failures are few but looked at often (status endpoint, `reactor retry`).
 CREATE INDEX notifications_failed_idx ON notifications (updated_at) WHERE status = 'FAILED';
-
--- The sweep looks for invoices in review that never got an episode (written with
--- triggers off, or from before the trigger existed). A partial index keeps that
--- cost proportional to the invoices in review, not the whole table.
-CREATE INDEX IF NOT EXISTS reactor_invoices_in_review_idx
-    ON invoices (id) WHERE matched_status = 'NEEDS_REVIEW';
 
 -- The invoice fields a message shows, read by name from the whole row, because the
 -- upstream table may lack some of them (currency, say): a missing one is NULL.

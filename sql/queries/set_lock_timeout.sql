@@ -1,0 +1,2 @@
+-- The migration session's bound on waiting for a lock (milliseconds).
+SELECT set_config('lock_timeout', %(ms)s::text || 'ms', false)

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS reactor_invoices_in_review_idx
