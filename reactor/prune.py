@@ -5,14 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import structlog
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from reactor import metrics
 from reactor.resources import sql
-
-log = structlog.get_logger("reactor.prune")
 
 BATCH_SIZE = 500
 _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
@@ -69,11 +66,4 @@ async def prune(
         if row["scanned"] < batch_size:
             break
         after_at, after_id = row["last_at"], row["last_id"]
-    if report.episodes and not dry_run:
-        log.info(
-            "pruned old delivery records",
-            episodes=report.episodes,
-            notifications=report.notifications,
-            older_than_days=older_than_days,
-        )
     return report

@@ -110,6 +110,13 @@ class Sweeper:
         self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
         self.state.last_prune_at = datetime.now(UTC)
         self.state.last_pruned = report.notifications
+        if report.episodes:
+            log.info(
+                "pruned old delivery records",
+                episodes=report.episodes,
+                notifications=report.notifications,
+                retention_days=self._retention_days,
+            )
 
     async def sweep_once(self) -> int:
         """One pass: adopt orphans, then wake the dispatcher to drain. Returns orphans found."""

@@ -31,6 +31,19 @@ GOOD = {
         ({"PORT": "70000"}, "PORT"),
         ({"SENDGRID_API_KEY": "SG.x"}, "SENDGRID_FROM_EMAIL"),
         ({"TWILIO_ACCOUNT_SID": "AC" + "0" * 32}, "TWILIO_AUTH_TOKEN"),
+        # An explicit provider whose Secret lacks its key: never a silent console fallback.
+        ({"EMAIL_TRANSPORT": "sendgrid"}, "SENDGRID_API_KEY"),
+        ({"SMS_TRANSPORT": "twilio"}, "TWILIO_ACCOUNT_SID"),
+        (
+            {"SMS_TRANSPORT": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32},
+            "TWILIO_AUTH_TOKEN",
+        ),
+        ({"EMAIL_TRANSPORT": "smtp"}, "EMAIL_TRANSPORT"),
+        ({"EMAIL_TRANSPORT": "carrier-pigeon"}, "EMAIL_TRANSPORT"),
+        ({"SMS_TRANSPORT": "sendgrid"}, "SMS_TRANSPORT"),
+        ({"DATABASE_PREPARED_STATEMENTS": "maybe"}, "DATABASE_PREPARED_STATEMENTS"),
+        ({"RETENTION_DAYS": "-1"}, "RETENTION_DAYS"),
+        ({"DISPATCHER_STALL_SECONDS": "0"}, "DISPATCHER_STALL_SECONDS"),
     ],
 )
 @pytest.mark.parametrize("command", ["run", "sweep"])
@@ -59,7 +72,22 @@ def test_run_refuses_a_database_that_is_not_migrated(empty_database_url: str) ->
     assert "reactor migrate" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["run", "migrate", "sweep", "status", "retry"])
+def test_explicit_transport_with_missing_key_names_the_variable() -> None:
+    result = run_cli(["run"], {**GOOD, "EMAIL_TRANSPORT": "sendgrid"}, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "reactor: configuration error: SENDGRID_API_KEY: required by "
+        "EMAIL_TRANSPORT=sendgrid but not set"
+    )
+
+
+def test_bad_migrate_lock_timeout_stops_migrate() -> None:
+    result = run_cli(["migrate"], {**GOOD, "MIGRATE_LOCK_TIMEOUT_SECONDS": "0"}, timeout=30)
+    assert result.returncode == 2
+    assert "MIGRATE_LOCK_TIMEOUT_SECONDS" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "migrate", "sweep", "status", "retry", "prune"])
 def test_every_command_has_help(command: str) -> None:
     result = run_cli([command, "--help"], {}, timeout=30)
     assert result.returncode == 0
