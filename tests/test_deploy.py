@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from reactor.cli import _parser
 from reactor.config import Settings
@@ -421,7 +422,9 @@ def test_compose_settings_work_without_provider_credentials(
     # env_file values, then `environment:` over them: compose's precedence.
     container_env = {**env_file, **environment}
     settings = load_settings_from(container_env)
-    assert settings.email_transport == "console" and settings.sms_transport == "console"
+    assert settings.email_transport == "auto" and settings.sms_transport == "auto"
+    assert settings.email_transport_in_use == "console"
+    assert settings.sms_transport_in_use == "console"
     assert settings.port == 8006 and settings.host == "0.0.0.0"
     channels = {recipient.channel for recipient in settings.recipients.recipients}
     assert channels == {Channel.EMAIL, Channel.SMS}, "the default recipients try both channels"
@@ -460,7 +463,8 @@ def test_env_example_documents_every_setting() -> None:
 def test_env_example_is_a_valid_env_file(monkeypatch: pytest.MonkeyPatch) -> None:
     clean_settings_env(monkeypatch)
     settings = Settings(_env_file=ENV_EXAMPLE)
-    assert settings.email_transport == "console" and settings.sms_transport == "console"
+    assert settings.email_transport_in_use == "console"
+    assert settings.sms_transport_in_use == "console"
     assert settings.database_url is None
 
 
@@ -629,7 +633,15 @@ def test_secret_template_has_placeholders_only() -> None:
     for key, value in keys:
         assert key in SETTINGS, key
         assert "REPLACE" in value, f"{key}: only placeholders in the template"
-    assert set(secret["stringData"]) == {"DATABASE_URL"}, "providers are optional"
+    # The ConfigMap names the providers, so their keys are required, not commented out.
+    assert set(secret["stringData"]) == {
+        "DATABASE_URL",
+        "SENDGRID_API_KEY",
+        "SENDGRID_FROM_EMAIL",
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_FROM_NUMBER",
+    }
 
 
 def test_configmap_holds_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -637,8 +649,32 @@ def test_configmap_holds_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None
     data = k8s_objects()["ConfigMap"]["data"]
     assert set(data) <= SETTINGS, set(data) - SETTINGS
     assert not set(data) & {"DATABASE_URL", "SENDGRID_API_KEY", "TWILIO_AUTH_TOKEN"}
-    settings = load_settings_from({**data, "DATABASE_URL": "postgresql://u:p@db:5432/invoices"})
+    secret = {
+        "DATABASE_URL": "postgresql://u:p@db:5432/invoices",
+        "SENDGRID_API_KEY": "SG.key",
+        "SENDGRID_FROM_EMAIL": "reactor@example.com",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
+        "TWILIO_FROM_NUMBER": "+14155550000",
+    }
+    settings = load_settings_from({**data, **secret})
     assert settings.port == 8006
+    assert settings.email_transport_in_use == "sendgrid"
+    assert settings.sms_transport_in_use == "twilio"
+    # Production names its providers: the Secret must carry their keys.
+    assert (data["EMAIL_TRANSPORT"], data["SMS_TRANSPORT"]) == ("sendgrid", "twilio")
+    with pytest.raises(ValidationError, match="SENDGRID_API_KEY"):  # a Secret without it
+        load_settings_from({**data, "DATABASE_URL": "postgresql://u:p@db:5432/invoices"})
+
+
+def test_production_compose_names_its_transports(monkeypatch: pytest.MonkeyPatch) -> None:
+    clean_settings_env(monkeypatch)
+    override = yaml_module().safe_load((ROOT / "docker-compose.production.yml").read_text())
+    environment = override["services"]["reactor"]["environment"]
+    assert environment == {"EMAIL_TRANSPORT": "sendgrid", "SMS_TRANSPORT": "twilio"}
+    base = {k: str(v) for k, v in compose()["services"]["reactor"]["environment"].items()}
+    with pytest.raises(ValidationError, match="SENDGRID_API_KEY"):
+        load_settings_from({**base, **environment})
 
 
 # ---------------------------------------------------------------------------- README
