@@ -12,7 +12,7 @@ README = (ROOT / "README.md").read_text()
 
 
 def _sql_blocks() -> list[str]:
-    return re.findall(r"```sql\n(.*?)```", README, flags=re.S)
+    return _sql_blocks_in(README)
 
 
 def _statements(block: str) -> list[str]:
@@ -23,9 +23,28 @@ def _statements(block: str) -> list[str]:
     ]
 
 
-def test_readme_has_operator_queries() -> None:
-    assert "## Operator queries" in README
-    assert len(_sql_blocks()) >= 2
+def _section(heading: str) -> str:
+    return README.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_hand_trigger_example_works_as_written_on_a_fresh_database(
+    database_url: str,
+) -> None:
+    """A newcomer pastes it into the psql that `reactor run` printed: nothing else exists."""
+    [block] = _sql_blocks_in(_section("Trigger a notification by hand"))
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for statement in _statements(block):
+            cursor = conn.execute(statement)
+            if statement.split(None, 1)[0].upper() in ("INSERT", "UPDATE"):
+                assert cursor.rowcount >= 1, f"changes nothing on a fresh database: {statement}"
+        flipped = conn.execute(
+            "SELECT coalesce(sum(cardinality(invoice_ids)), 0) FROM review_events"
+        ).fetchone()
+    assert flipped == (2,), "the INSERT and the UPDATE each put one invoice into review"
+
+
+def _sql_blocks_in(text: str) -> list[str]:
+    return re.findall(r"```sql\n(.*?)```", text, flags=re.S)
 
 
 def test_every_readme_query_runs(database_url: str) -> None:
