@@ -10,6 +10,7 @@ from uuid import UUID
 from psycopg.rows import dict_row
 
 from reactor.db import connect
+from reactor.masking import mask_text
 from reactor.resources import sql
 from reactor.tables import render_table
 
@@ -34,7 +35,8 @@ def collect_status(database_url: str, top: int = 10) -> dict[str, Any]:
         "top_failures": [
             {
                 "channel": r["method"],
-                "error_message": r["error_message"],
+                # Masked when stored; masked again for history adopted from elsewhere.
+                "error_message": mask_text(r["error_message"] or ""),
                 "count": r["count"],
                 "last_seen": r["last_seen"].isoformat(),
             }

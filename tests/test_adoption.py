@@ -438,12 +438,16 @@ def test_migrate_while_another_session_holds_a_lock_on_invoices(empty_database_u
     assert our_version_rows(url) == [(migrations.head_revision(),)]
 
 
-@pytest.mark.parametrize("command", [["migrate"], ["status"]], ids=["migrate", "status"])
+COMMANDS = [["migrate"], ["status"], ["run"], ["sweep"], ["retry", "--all"], ["prune"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[c[0] for c in COMMANDS])
 def test_unreachable_database_is_one_line_and_exit_2(command: list[str]) -> None:
     """No server at DATABASE_URL: exit 2, one line naming DATABASE_URL, no traceback."""
     password = "s3cret-pw-value"
     url = f"postgresql://reactor:{password}@127.0.0.1:{free_port()}/invoices"
-    result = run_cli(command, {"DATABASE_URL": url}, timeout=60)
+    env = {"DATABASE_URL": url, "NOTIFICATION_RECIPIENTS": EMAIL}
+    result = run_cli(command, env, timeout=60)
     line = assert_one_line_no_traceback(result.stderr)
     assert result.returncode == 2, f"exit {result.returncode}: {line}"
     assert "DATABASE_URL" in line, line
