@@ -43,6 +43,13 @@ def _ints(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
 
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.isupper():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+    return name, value
+
+
 def _names(text: str) -> list[str]:
     names = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -120,6 +127,15 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="where the JSON goes (default: bench/results, or bench/results/quick with --quick)",
     )
+    p.add_argument(
+        "--set",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for every benchmarked reactor, e.g. DATABASE_PREPARED_STATEMENTS=true "
+        "(repeatable)",
+    )
     p.add_argument("--no-report", action="store_true", help="do not render BENCHMARKS.md")
     return p
 
@@ -142,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command=shlex.join(["python", "-m", "bench", *argv]),
         profile=args.profile,
         repeat=max(1, args.repeat),
+        settings=dict(args.set),
     )
     scratch = work_dir()
     postgres = Postgres(scratch)

@@ -83,6 +83,7 @@ class Options:
     command: str = "python -m bench"
     profile: bool = False
     repeat: int = 3
+    settings: dict[str, str] = field(default_factory=dict)  # --set: extra reactor settings
 
     def size(self, full: int, quick: int) -> int:
         """A workload size: `full`, or `quick` with --quick."""

@@ -235,7 +235,7 @@ def run(ctx: Context) -> dict[str, Any]:
         load_invoices(conn, count + warmup + CLAIM_SAMPLES)
         conn.execute("VACUUM ANALYZE invoices")
     ids = invoice_ids(url, "MATCHED", count + warmup + CLAIM_SAMPLES)
-    env = reactor_env(url, ctx.providers, concurrency)
+    env = reactor_env(url, ctx.providers, concurrency, **ctx.options.settings)
     say(f"latency: {warmup} warm-up + {count} single transitions, one at a time")
     with reactors(env, 1, ctx.log_dir, "latency") as (reactor,):
         measure_transitions(ctx, url, ids[:warmup])

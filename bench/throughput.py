@@ -163,7 +163,7 @@ def reactor_run(
     with connect(url, autocommit=True) as conn:
         load_invoices(conn, invoices)
         conn.execute("VACUUM ANALYZE invoices")
-    env = reactor_env(url, ctx.providers, concurrency)
+    env = reactor_env(url, ctx.providers, concurrency, **ctx.options.settings)
     say(
         f"throughput: {deliveries} deliveries, {processes} process(es), "
         f"provider delay {delay_ms:g} ms, SEND_CONCURRENCY {concurrency}"

@@ -529,7 +529,7 @@ class Dispatcher:
         retrying = AsyncRetrying(
             # Never give up: these rows were sent, and forgetting that would resend them.
             retry=retry_if_exception_type(Exception),
-            wait=wait_exponential_jitter(initial=0.1, max=5.0),
+            wait=wait_exponential_jitter(0.1, 5.0),  # first wait, longest wait
             before_sleep=lambda state: log.warning(
                 "could not record outcomes; retrying",
                 error=repr(state.outcome.exception()) if state.outcome else None,

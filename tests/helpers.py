@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,8 +18,11 @@ from typing import Any, TypeVar
 import httpx
 import psycopg
 
+from tests.fakes import FakeSendGrid, FakeTwilio, RecordedRequest
+
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def wait_until(
@@ -76,6 +81,20 @@ def notification_rows(url: str) -> list[dict[str, Any]]:
     with psycopg.connect(url, autocommit=True) as conn:
         cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
         return cursor.execute("SELECT * FROM notifications ORDER BY id").fetchall()
+
+
+def invoice_of(request: RecordedRequest) -> str:
+    """The invoice a provider request was about (from the link in its text)."""
+    if "Body" in request.data:
+        text = request.data["Body"]
+    else:
+        text = next(c["value"] for c in request.data["content"] if c["type"] == "text/plain")
+    return UUID_RE.findall(text)[-1]
+
+
+def delivered(*fakes: FakeSendGrid | FakeTwilio) -> Counter[tuple[str, str]]:
+    """How often each (recipient, invoice) was accepted by the providers."""
+    return Counter((str(r.recipient), invoice_of(r)) for fake in fakes for r in fake.accepted())
 
 
 def run_cli(

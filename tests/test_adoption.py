@@ -13,7 +13,6 @@ session holds a lock on it; and that unreachable databases are reported in one l
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections import Counter
@@ -27,15 +26,23 @@ from psycopg.pq import TransactionStatus
 
 from reactor import migrations
 from tests.conftest import service_env
-from tests.fakes import FakeSendGrid, FakeTwilio, RecordedRequest
-from tests.helpers import ReactorProcess, free_port, query, run_cli, scalar, wait_until
+from tests.fakes import FakeSendGrid, FakeTwilio
+from tests.helpers import (
+    ReactorProcess,
+    delivered,
+    free_port,
+    invoice_of,
+    query,
+    run_cli,
+    scalar,
+    wait_until,
+)
 
 EMAIL = "ap-team@example.com"
 PHONE = "+14155552671"
 OLD_RECIPIENT = "old-controller@example.org"
 LEGACY_ERROR = "550 5.1.1 <old-controller@example.org>: mailbox unavailable"
 UPSTREAM_REVISION = "3f2a9c1b7d4e"
-UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 UPSTREAM_INVOICES = """
 CREATE TABLE invoices (
@@ -145,22 +152,6 @@ def our_version_rows(url: str) -> list[tuple]:
     return query(url, "SELECT version_num FROM reactor_alembic_version")
 
 
-def invoice_of(request: RecordedRequest) -> str:
-    """The invoice a provider request was about (from the link in its text)."""
-    if "Body" in request.data:
-        text = request.data["Body"]
-    else:
-        text = next(c["value"] for c in request.data["content"] if c["type"] == "text/plain")
-    return UUID_RE.findall(text)[-1]
-
-
-def deliveries(sendgrid: FakeSendGrid, twilio: FakeTwilio) -> Counter[tuple[str, str]]:
-    """How often each (recipient, invoice) was accepted by the fake providers."""
-    return Counter(
-        (str(r.recipient), invoice_of(r)) for fake in (sendgrid, twilio) for r in fake.accepted()
-    )
-
-
 def requests_about(invoice: str, sendgrid: FakeSendGrid, twilio: FakeTwilio) -> list[str]:
     """Recipients of every request (accepted or not) the fakes received about `invoice`."""
     return [
@@ -173,7 +164,7 @@ def requests_about(invoice: str, sendgrid: FakeSendGrid, twilio: FakeTwilio) -> 
 
 def reached_both(invoice: str, sendgrid: FakeSendGrid, twilio: FakeTwilio) -> bool:
     """True once the email and the phone recipient both accepted a message about `invoice`."""
-    got = deliveries(sendgrid, twilio)
+    got = delivered(sendgrid, twilio)
     return got[(EMAIL, invoice)] >= 1 and got[(PHONE, invoice)] >= 1
 
 
@@ -315,7 +306,7 @@ def test_migrate_a_database_built_like_the_old_services(
         wait_until(lambda: sent_rows_of(url, new) == 2, what="default INSERT's rows SENT")
 
         expected = Counter({(r, i): 1 for r in (EMAIL, PHONE) for i in (a, b, new)})
-        assert deliveries(sendgrid, twilio) == expected
+        assert delivered(sendgrid, twilio) == expected
         assert len(sendgrid.requests) + len(twilio.requests) == 6
     finally:
         status = reactor.stop()

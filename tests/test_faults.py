@@ -6,10 +6,8 @@ that each (recipient, invoice) was delivered and how many times.
 
 from __future__ import annotations
 
-import re
 import signal
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,13 +18,20 @@ from reactor.embedded import EmbeddedPostgres
 from tests.conftest import service_env
 from tests.fakes import FakeSendGrid, FakeTwilio, RecordedRequest, Reply
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.helpers import ReactorProcess, insert_invoices, query, scalar, wait_until
+from tests.helpers import (
+    ReactorProcess,
+    delivered,
+    insert_invoices,
+    invoice_of,
+    query,
+    scalar,
+    wait_until,
+)
 
 pytestmark = pytest.mark.faults
 
 EMAIL = "ap-team@example.com"
 PHONE = "+14155552671"
-UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def fault_env(url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio, **extra: str) -> dict[str, str]:
@@ -42,20 +47,6 @@ def fault_env(url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio, **extra: str
         "LOG_LEVEL": "WARNING",
         **extra,
     }
-
-
-def invoice_of(request: RecordedRequest) -> str:
-    """The invoice a provider request was about (from the link in its text)."""
-    if "Body" in request.data:
-        text = request.data["Body"]
-    else:
-        text = next(c["value"] for c in request.data["content"] if c["type"] == "text/plain")
-    return UUID_RE.findall(text)[-1]
-
-
-def delivered(*fakes: FakeSendGrid | FakeTwilio) -> Counter[tuple[str, str]]:
-    """How often each (recipient, invoice) was accepted by the providers."""
-    return Counter((r.recipient, invoice_of(r)) for fake in fakes for r in fake.accepted())
 
 
 def sent_rows(url: str) -> int:

@@ -23,9 +23,16 @@ import pytest
 
 from tests.conftest import PostgresServer, service_env
 from tests.fakes import FakeSendGrid, FakeTwilio
-from tests.helpers import ReactorProcess, insert_invoices, query, run_cli, scalar, wait_until
+from tests.helpers import (
+    ReactorProcess,
+    delivered,
+    insert_invoices,
+    query,
+    run_cli,
+    scalar,
+    wait_until,
+)
 from tests.pgbouncer import PgBouncer, pgbouncer_binary
-from tests.test_faults import delivered
 
 EMAIL = "ap-team@example.com"
 PHONE = "+14155552671"
