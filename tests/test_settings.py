@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from reactor.cli import main
+from reactor.config import Settings
 from tests.helpers import run_cli
 
 GOOD = {
@@ -48,15 +52,35 @@ GOOD = {
 )
 @pytest.mark.parametrize("command", ["run", "sweep"])
 def test_bad_setting_exits_2_naming_it(
-    overrides: dict[str, str], variable: str, command: str
+    overrides: dict[str, str],
+    variable: str,
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    result = run_cli([command], {**GOOD, **overrides}, timeout=30)
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
+    # In this process (the CLI's own entry point) for speed; the real-process path is
+    # covered by the tests below and by test_a_bad_setting_stops_a_real_process.
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env
+    for name, value in {**GOOD, **overrides}.items():
+        monkeypatch.setenv(name, value)
+    assert main([command]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
     assert variable in lines[0]
-    assert "Traceback" not in result.stderr
-    assert "pw" not in result.stderr and result.stdout == ""
+    assert "pw" not in err and out == ""
+
+
+def test_a_bad_setting_stops_a_real_process() -> None:
+    result = run_cli(["run"], {**GOOD, "SEND_CONCURRENCY": "0"}, timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "reactor: configuration error: SEND_CONCURRENCY: Input should be greater than or equal to 1"
+    ]
+    assert "Traceback" not in result.stderr and result.stdout == ""
 
 
 def test_missing_recipients_is_named() -> None:
