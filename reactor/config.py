@@ -68,7 +68,8 @@ class Settings(DatabaseSettings):
 
     # Server-side prepared statements on the pooled connections: only for a direct
     # connection (or a pooler that supports them); PgBouncer in transaction mode does not.
-    database_prepared_statements: bool = False
+    # `auto`: on, unless LISTENER_DATABASE_URL is set, which says DATABASE_URL is pooled.
+    database_prepared_statements: Literal["auto", "true", "false"] = "auto"
 
     # Who is told, and what they get.
     default_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
@@ -148,7 +149,9 @@ class Settings(DatabaseSettings):
             raise ValueError("is not an email address")
         return value or None
 
-    @field_validator("email_transport", "sms_transport", mode="before")
+    @field_validator(
+        "email_transport", "sms_transport", "database_prepared_statements", mode="before"
+    )
     @classmethod
     def _lower_transport(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
@@ -208,6 +211,13 @@ class Settings(DatabaseSettings):
             if password:
                 values.append(str(password))
         return values
+
+    @property
+    def prepare_statements(self) -> bool:
+        """Whether the pool prepares statements on the server (`auto` resolved)."""
+        if self.database_prepared_statements == "auto":
+            return not self.listener_database_url
+        return self.database_prepared_statements == "true"
 
     @property
     def email_transport_in_use(self) -> Literal["sendgrid", "console"]:

@@ -85,7 +85,7 @@ def announce(settings: Settings, transports: dict[Channel, Transport]) -> None:
 
 async def serve(settings: Settings, database_url: str, revision: str | None) -> int:
     """Run the service until SIGTERM or SIGINT; return the exit status."""
-    pool = make_pool(database_url, settings.database_prepared_statements)
+    pool = make_pool(database_url, settings.prepare_statements)
     await pool.open(wait=False)
     transports = build_transports(settings)
     announce(settings, transports)

@@ -158,7 +158,7 @@ async def run_sweep(settings: Settings, database_url: str, dry_run: bool) -> str
     from reactor.service import make_pool, make_renderer
     from reactor.transports import build_transports
 
-    async with make_pool(database_url, settings.database_prepared_statements) as pool:
+    async with make_pool(database_url, settings.prepare_statements) as pool:
         found = await preview(pool)
         rows: list[tuple[str, object]] = [
             ("invoices waiting in the outbox", found["pending_events"]),

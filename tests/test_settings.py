@@ -116,3 +116,24 @@ def test_every_command_has_help(command: str) -> None:
     result = run_cli([command, "--help"], {}, timeout=30)
     assert result.returncode == 0
     assert f"usage: reactor {command}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("setting", "listener_url", "prepared"),
+    [
+        ("auto", None, True),  # a direct DATABASE_URL
+        ("auto", "postgresql://u@direct:5432/db", False),  # DATABASE_URL is a pooler
+        ("false", None, False),
+        ("TRUE", "postgresql://u@direct:5432/db", True),
+    ],
+)
+def test_prepared_statements_follow_the_setting(
+    setting: str, listener_url: str | None, prepared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    values = {**GOOD, "DATABASE_PREPARED_STATEMENTS": setting}
+    if listener_url:
+        values["LISTENER_DATABASE_URL"] = listener_url
+    settings = Settings(_env_file=None, **{k.lower(): v for k, v in values.items()})
+    assert settings.prepare_statements is prepared
