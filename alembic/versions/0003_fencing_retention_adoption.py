@@ -6,7 +6,9 @@ Create Date: 2026-12-02
 """
 
 from alembic import op
+from sqlalchemy import text
 
+from reactor.masking import mask_text
 from reactor.resources import sql
 
 revision = "0003"
@@ -17,6 +19,17 @@ depends_on = None
 
 def upgrade() -> None:
     op.execute(sql("schema/0003_fencing_retention_adoption_up"))
+    # The old service stored provider texts as they came ("... <alice@acme.example>:
+    # mailbox unavailable"); ours are masked before they are stored, so the copy is too.
+    bind = op.get_bind()
+    originals = bind.execute(text(sql("schema/0003_legacy_errors"))).scalars().all()
+    changed = [(original, mask_text(original)) for original in originals]
+    changed = [(original, masked) for original, masked in changed if masked != original]
+    if changed:
+        bind.execute(
+            text(sql("schema/0003_legacy_errors_mask")),
+            {"originals": [c[0] for c in changed], "masked": [c[1] for c in changed]},
+        )
 
 
 def downgrade() -> None:
