@@ -42,8 +42,9 @@ log = structlog.get_logger("reactor.dispatch")
 
 DATABASE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 # The database is up but refuses what we wrote (bad data, a constraint): retrying the
-# same batch would never succeed, so its rows are written one by one instead.
-REJECTED_ERRORS = (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError)
+# same batch would never succeed, so its rows are written one by one instead. Anything
+# else (a connection lost, a bug in our SQL) is retried: the stall shows in readiness.
+REJECTED_ERRORS = (psycopg.DataError, psycopg.IntegrityError)
 AUTH_PAUSE_SECONDS = 60.0
 IDLE_RECHECK_SECONDS = 60.0
 
@@ -609,7 +610,10 @@ class Dispatcher:
         try:
             await self._record([outcome])
         except REJECTED_ERRORS as error:
-            reason = f"the database refused this delivery's outcome ({type(error).__name__})"
+            reason = (
+                f"the database refused this delivery's outcome "
+                f"({outcome.status}, {type(error).__name__})"
+            )
             log.error(reason, delivery_id=outcome.delivery_id, outcome=outcome.status)
             await self._record(
                 [Outcome(outcome.delivery_id, outcome.claim_token, "FAILED", error=reason)]

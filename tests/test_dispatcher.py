@@ -127,7 +127,8 @@ def test_a_batch_with_one_outcome_the_database_rejects_is_recorded_row_by_row(
             database_url, "SELECT error_message FROM notifications WHERE status = 'FAILED'"
         )
     }
-    assert errors == {"the database refused this delivery's outcome (DataError)"}
+    # The reason says what the outcome was: these were refused by the provider.
+    assert errors == {"the database refused this delivery's outcome (FAILED, DataError)"}
     assert scalar(database_url, "SELECT count(*) FROM notifications WHERE status = 'SENDING'") == 0
 
 
