@@ -28,7 +28,7 @@ import psycopg
 import structlog
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_random_exponential
 
 from reactor import metrics
 from reactor.config import Settings
@@ -530,7 +530,7 @@ class Dispatcher:
         retrying = AsyncRetrying(
             # Never give up: these rows were sent, and forgetting that would resend them.
             retry=retry_if_exception_type(Exception),
-            wait=wait_exponential_jitter(0.1, 5.0),  # first wait, longest wait
+            wait=wait_random_exponential(multiplier=0.1, max=5.0),
             before_sleep=lambda state: log.warning(
                 "could not record outcomes; retrying",
                 error=repr(state.outcome.exception()) if state.outcome else None,
