@@ -125,6 +125,7 @@ class Sweeper:
         try:
             orphans = await adopt_orphans(self._pool) or 0
             self.state.last_error = None
+            self._dispatcher.wake.set()  # the drain goes first; pruning can wait
             if self._retention_days and time.monotonic() >= self._next_prune:
                 await self._prune()
         except DATABASE_ERRORS as error:
