@@ -17,7 +17,8 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from reactor.messages import InvoiceView, MessageRenderer
+from reactor.messages import InvoiceView
+from reactor.messages.renderer import MessageRenderer
 from reactor.transports.sendgrid import SendGridTransport
 from reactor.transports.twilio import TwilioTransport
 

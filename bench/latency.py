@@ -30,7 +30,8 @@ from bench.common import (
     say,
     summary_ms,
 )
-from reactor.messages import InvoiceView, MessageRenderer
+from reactor.messages import InvoiceView
+from reactor.messages.renderer import MessageRenderer
 from reactor.resources import sql
 from reactor.transports.sendgrid import SendGridTransport
 from reactor.transports.twilio import TwilioTransport

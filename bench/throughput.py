@@ -106,7 +106,7 @@ def _py_spy(pid: int, path: Path) -> Any:
 
 
 def _component(stack: str) -> str:
-    if "Dispatcher._send" in stack:
+    if "Attempts._send" in stack or "Attempts.make" in stack:
         if "MessageRenderer" in stack:
             return "send threads: rendering the message"
         if "SendGridTransport" in stack:
@@ -114,12 +114,12 @@ def _component(stack: str) -> str:
         if "TwilioTransport" in stack:
             return "send threads: Twilio SDK call"
         return "send threads: other (metrics, logging context, outcome)"
-    if "Dispatcher._work" in stack or "concurrent/futures/thread.py" in stack:
+    if "Senders._work" in stack or "concurrent/futures/thread.py" in stack:
         return "send threads: hand-off (queue, waiting for the outcome's commit)"
     if "run_forever" in stack:
         if "psycopg" in stack:
             return "event loop: psycopg (claims, outcome writes)"
-        if "reactor/dispatch.py" in stack:
+        if any(f"reactor/{name}.py" in stack for name in ("dispatch", "senders", "recorder")):
             return "event loop: dispatcher bookkeeping"
         return "event loop: other (asyncio, probes)"
     return "other threads (listener, pool workers, start-up)"

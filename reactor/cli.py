@@ -170,36 +170,36 @@ def cmd_prune(settings: DatabaseSettings, older_than: int | None, dry_run: bool)
 def cmd_sweep(settings: Settings, dry_run: bool) -> int:
     """One sweep pass with a summary table."""
     from reactor.logs import configure_logging
-    from reactor.sweep import run_sweep
+    from reactor.operator import run_sweep
 
     configure_logging(settings.log_level, secrets=settings.secret_values())
     with database(settings, migrate=not settings.database_url) as url:
         if settings.database_url:
             _require_current_schema(url)
-        print(asyncio.run(run_sweep(settings, url, dry_run)))
+        print(run_sweep(settings, url, dry_run))
     return 0
 
 
 def cmd_status(settings: DatabaseSettings, as_json: bool, top: int) -> int:
     """Print the delivery status."""
-    from reactor.operator import collect_status, format_status
+    from reactor.operator import run_status
 
     with database(settings, migrate=False) as url:
         _require_current_schema(url)
-        print(format_status(collect_status(url, top), as_json))
+        print(run_status(url, top, as_json))
     return 0
 
 
 def cmd_retry(settings: DatabaseSettings, args: argparse.Namespace) -> int:
     """Requeue failed deliveries."""
-    from reactor.operator import requeue_failed
+    from reactor.operator import run_retry
 
     if not (args.all or args.invoice or args.channel or args.since):
         _say("retry: give --all, or a filter (--invoice, --channel, --since)")
         return EXIT_CONFIG
     with database(settings, migrate=False) as url:
         _require_current_schema(url)
-        count = requeue_failed(url, args.invoice, args.channel, args.since)
+        count = run_retry(url, args.invoice, args.channel, args.since)
     print(f"requeued {count} failed deliver{'y' if count == 1 else 'ies'}")
     return 0
 

@@ -1,26 +1,29 @@
-"""Operator commands: `reactor status`, `reactor retry` and `reactor prune`."""
+"""Operator commands: `reactor status`, `reactor retry`, `reactor prune` and `reactor sweep`.
+
+Each runs once on a store of its own (wiring.open_store) and returns what it prints.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg.rows import dict_row
-
-from reactor.db import connect
+from reactor.config import Settings
 from reactor.masking import mask_text
-from reactor.resources import sql
+from reactor.prune import prune
+from reactor.store import Store
 from reactor.tables import render_table
+from reactor.wiring import build_dispatcher, open_store
 
 
-def collect_status(database_url: str, top: int = 10) -> dict[str, Any]:
+async def collect_status(store: Store, top: int = 10) -> dict[str, Any]:
     """Counts by channel and status, the outbox backlog, and the top failure messages."""
-    with connect(database_url, row_factory=dict_row) as conn:
-        by_channel = conn.execute(sql("queries/status_by_channel")).fetchall()
-        backlog = conn.execute(sql("queries/backlog")).fetchone() or {}
-        failures = conn.execute(sql("queries/top_failures"), {"limit": top}).fetchall()
+    by_channel = await store.status_by_channel()
+    backlog = await store.backlog()
+    failures = await store.top_failures(top)
     oldest = backlog.get("oldest_pending_age_seconds")
     oldest_event = backlog.get("oldest_event_age_seconds")
     return {
@@ -79,32 +82,40 @@ def format_status(status: dict[str, Any], as_json: bool) -> str:
     return "\n".join(parts)
 
 
-def requeue_failed(
+def run_status(database_url: str, top: int, as_json: bool) -> str:
+    """`reactor status`."""
+
+    async def run() -> str:
+        async with open_store(database_url) as store:
+            return format_status(await collect_status(store, top), as_json)
+
+    return asyncio.run(run())
+
+
+def run_retry(
     database_url: str,
     invoice_id: UUID | None = None,
     channel: str | None = None,
     since: datetime | None = None,
 ) -> int:
-    """Put FAILED deliveries matching the filters back to PENDING; tell the reactors."""
-    params = {"invoice_id": invoice_id, "method": channel, "since": since}
-    with connect(database_url, autocommit=True) as conn:
-        row = conn.execute(sql("queries/requeue_failed"), params).fetchone()
-        count = int(row[0]) if row else 0
-        if count:
-            conn.execute(sql("queries/announce_due"))
-    return count
+    """`reactor retry`: matching FAILED deliveries back to PENDING; tell the reactors."""
+
+    async def run() -> int:
+        async with open_store(database_url) as store:
+            count = await store.requeue_failed(invoice_id, channel, since)
+            if count:
+                await store.announce_due()
+            return count
+
+    return asyncio.run(run())
 
 
 def run_prune(database_url: str, older_than_days: int, dry_run: bool) -> str:
     """`reactor prune`: one retention pass, returned as a summary table."""
-    import asyncio
 
-    from reactor.prune import prune
-    from reactor.service import make_pool
-
-    async def _run() -> str:
-        async with make_pool(database_url) as pool:
-            report = await prune(pool, older_than_days, dry_run=dry_run)
+    async def run() -> str:
+        async with open_store(database_url) as store:
+            report = await prune(store, older_than_days, dry_run=dry_run)
         verb = "would be deleted (dry run)" if dry_run else "deleted"
         rows: list[tuple[str, object]] = [
             (f"review episodes {verb}", report.episodes),
@@ -114,4 +125,38 @@ def run_prune(database_url: str, older_than_days: int, dry_run: bool) -> str:
             rows.append(("stopped: another reactor holds the sweep lock, run again", 1))
         return render_table([f"older than {older_than_days} days", "count"], rows)
 
-    return asyncio.run(_run())
+    return asyncio.run(run())
+
+
+def run_sweep(settings: Settings, database_url: str, dry_run: bool) -> str:
+    """`reactor sweep`: one pass (or a preview), returned as a summary table."""
+
+    async def run() -> str:
+        async with open_store(database_url, settings.prepare_statements) as store:
+            found = await store.sweep_preview()
+            rows: list[tuple[str, object]] = [
+                ("invoices waiting in the outbox", found["pending_events"]),
+                ("invoices in review never notified", found["orphan_invoices"]),
+                ("retries due", found["due_retries"]),
+                ("expired leases", found["expired_leases"]),
+            ]
+            if dry_run:
+                episodes = found["pending_events"] + found["orphan_invoices"]
+                recipients = len(settings.recipients.recipients)
+                would_send = episodes * recipients + found["due_retries"] + found["expired_leases"]
+                rows.append(("deliveries that would be attempted (at most)", would_send))
+                return render_table(["found (dry run, nothing sent)", "count"], rows)
+            dispatcher = build_dispatcher(store, settings)
+            orphans = await store.adopt_orphans() or 0
+            report = await dispatcher.drain_until_idle()
+            await dispatcher.stop(grace=0)
+        rows += [
+            ("invoices adopted from orphans", orphans),
+            ("deliveries sent", report.sent),
+            ("deliveries failed", report.failed),
+            ("deliveries to retry later", report.retrying),
+            ("deliveries skipped (left review)", report.skipped),
+        ]
+        return render_table(["sweep", "count"], rows)
+
+    return asyncio.run(run())

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from typing import TYPE_CHECKING
 
 from reactor import metrics
-from reactor.resources import sql
+
+if TYPE_CHECKING:
+    from reactor.store import Store
 
 BATCH_SIZE = 500
 _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
@@ -25,7 +25,7 @@ class PruneReport:
 
 
 async def prune(
-    pool: AsyncConnectionPool,
+    store: Store,
     older_than_days: int,
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
@@ -40,24 +40,16 @@ async def prune(
     report = PruneReport()
     after_at, after_id = _BEGINNING, 0
     while True:
-        async with pool.connection() as conn, conn.transaction():
-            locked = await (await conn.execute(sql("queries/sweep_lock"))).fetchone()
-            if not locked or not locked[0]:
-                report.skipped_batches += 1
-                break
-            cursor = conn.cursor(row_factory=dict_row)
-            await cursor.execute(
-                sql("queries/prune_batch"),
-                {
-                    "cutoff": cutoff,
-                    "after_at": after_at,
-                    "after_id": after_id,
-                    "batch": batch_size,
-                    "dry_run": dry_run,
-                },
-            )
-            row = await cursor.fetchone()
-        assert row is not None
+        row = await store.prune_batch(
+            cutoff=cutoff,
+            after_at=after_at,
+            after_id=after_id,
+            batch=batch_size,
+            dry_run=dry_run,
+        )
+        if row is None:  # another replica holds the sweep's lock
+            report.skipped_batches += 1
+            break
         report.episodes += row["episodes"]
         report.notifications += row["notifications"]
         if not dry_run:

@@ -1,27 +1,20 @@
-"""`reactor run`: listener, dispatcher, sweep timer and probe app in one process."""
+"""`reactor run`: the service's lifetime, from start-up to a graceful stop on SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import structlog
 import uvicorn
-from psycopg_pool import AsyncConnectionPool
 
 from reactor.config import Settings
-from reactor.db import conninfo
-from reactor.dispatch import Dispatcher
-from reactor.listener import Listener
-from reactor.logs import text_redactor
 from reactor.masking import mask_recipient
-from reactor.messages import MessageRenderer
 from reactor.recipients import Channel
-from reactor.sweep import Sweeper
-from reactor.transports import Transport, build_transports
-from reactor.web import Probes, create_app
+from reactor.transports import Transport
+from reactor.wiring import build_service
 
 log = structlog.get_logger("reactor.service")
 
@@ -34,33 +27,6 @@ class _Server(uvicorn.Server):
         yield
 
 
-def make_pool(database_url: str, prepared_statements: bool = False) -> AsyncConnectionPool:
-    """The dispatcher's pool (the listener has its own connection, never pooled).
-
-    Without `prepared_statements` nothing is ever prepared on the server, so the pool
-    may go through PgBouncer in transaction mode, where consecutive statements of one
-    client connection may run on different server connections.
-    """
-    return AsyncConnectionPool(
-        conninfo(database_url, "invoice-reactor"),
-        min_size=2,
-        max_size=6,
-        kwargs={"autocommit": True, "prepare_threshold": 0 if prepared_statements else None},
-        timeout=5.0,
-        open=False,
-    )
-
-
-def make_renderer(settings: Settings) -> MessageRenderer:
-    """The message renderer for these settings."""
-    return MessageRenderer(
-        frontend_base_url=str(settings.frontend_base_url),
-        invoice_path=settings.invoice_link_path,
-        default_currency=settings.default_currency,
-        sms_max_segments=settings.sms_max_segments,
-    )
-
-
 def _console_note(settings: Settings, channel: Channel) -> str:
     mode = settings.email_transport if channel is Channel.EMAIL else settings.sms_transport
     if mode == "auto":
@@ -68,7 +34,7 @@ def _console_note(settings: Settings, channel: Channel) -> str:
     return "console transport chosen: messages are logged, not sent"
 
 
-def announce(settings: Settings, transports: dict[Channel, Transport]) -> None:
+def announce(settings: Settings, transports: Mapping[Channel, Transport]) -> None:
     """Say once at start-up what this process will do, and which recipients it skips."""
     recipients = settings.recipients
     for entry in recipients.rejected:
@@ -85,27 +51,13 @@ def announce(settings: Settings, transports: dict[Channel, Transport]) -> None:
 
 async def serve(settings: Settings, database_url: str, revision: str | None) -> int:
     """Run the service until SIGTERM or SIGINT; return the exit status."""
-    pool = make_pool(database_url, settings.prepare_statements)
-    await pool.open(wait=False)
-    transports = build_transports(settings)
-    announce(settings, transports)
-    dispatcher = Dispatcher(pool, settings, transports, make_renderer(settings))
-    redact = text_redactor(settings.secret_values())
-    sweeper = Sweeper(
-        pool, dispatcher, settings.sweep_interval_seconds, settings.retention_days, redact
-    )
-    listener = Listener(
-        settings.listener_database_url or database_url,
-        on_wake=dispatcher.wake.set,
-        on_connect=sweeper.request,
-        on_due=dispatcher.due_now,
-        timeout=settings.listener_timeout_seconds,
-        redact=redact,
-    )
-    app = create_app(Probes(settings, pool, listener, dispatcher, sweeper, revision))
+    service = build_service(settings, database_url, revision)
+    await service.pool.open(wait=False)
+    announce(settings, service.transports)
+    dispatcher, sweeper, listener = service.dispatcher, service.sweeper, service.listener
     server = _Server(
         uvicorn.Config(
-            app,
+            service.app,
             host=settings.host,
             port=settings.port,
             log_config=None,
@@ -152,6 +104,6 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
             by_name[name].cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
-    await pool.close()
+    await service.pool.close()
     log.info("stopped", status=status)
     return status

@@ -1,4 +1,4 @@
-"""The sweep: the safety net behind the fast path.
+"""The sweep: the safety net behind the fast path, on a timer and after every listener connect.
 
 A pass gives an episode to invoices in review that never had one (trigger bypassed
 or not yet installed), then drains: unprocessed outbox events, due retries and
@@ -13,19 +13,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
 
 from reactor import metrics
-from reactor.config import Settings
-from reactor.dispatch import DATABASE_ERRORS, Dispatcher, DrainReport
+from reactor.dispatch import DATABASE_ERRORS
 from reactor.masking import mask_text
 from reactor.prune import prune
-from reactor.resources import sql
-from reactor.tables import render_table
+
+if TYPE_CHECKING:
+    from reactor.dispatch import Dispatcher
+    from reactor.store import Store
 
 log = structlog.get_logger("reactor.sweep")
 
@@ -45,38 +44,18 @@ class SweepState:
     last_pruned: int = 0  # delivery records deleted by the last retention pass
 
 
-async def preview(pool: AsyncConnectionPool) -> dict[str, Any]:
-    """What a sweep would find now, changing nothing."""
-    async with pool.connection() as conn:
-        cursor = conn.cursor(row_factory=dict_row)
-        await cursor.execute(sql("queries/sweep_preview"))
-        row = await cursor.fetchone()
-        assert row is not None
-        return dict(row)
-
-
-async def adopt_orphans(pool: AsyncConnectionPool) -> int | None:
-    """Queue invoices in review that never had an episode; None if another sweep holds the lock."""
-    async with pool.connection() as conn, conn.transaction():
-        locked = await (await conn.execute(sql("queries/sweep_lock"))).fetchone()
-        if not locked or not locked[0]:
-            return None
-        row = await (await conn.execute(sql("queries/sweep_orphans"))).fetchone()
-        return int(row[0]) if row else 0
-
-
 class Sweeper:
     """Runs a pass every interval, and whenever asked (after each listener connect)."""
 
     def __init__(
         self,
-        pool: AsyncConnectionPool,
+        store: Store,
         dispatcher: Dispatcher,
         interval: float,
         retention_days: int = 0,
         redact: Callable[[str], str] = mask_text,
     ) -> None:
-        self._pool = pool
+        self._store = store
         self._dispatcher = dispatcher
         self._interval = interval
         self._retention_days = retention_days
@@ -106,7 +85,7 @@ class Sweeper:
 
     async def _prune(self) -> None:
         """The daily retention pass (RETENTION_DAYS), under the sweep's lock."""
-        report = await prune(self._pool, self._retention_days)
+        report = await prune(self._store, self._retention_days)
         self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
         self.state.last_prune_at = datetime.now(UTC)
         self.state.last_pruned = report.notifications
@@ -123,7 +102,7 @@ class Sweeper:
         started = time.perf_counter()
         orphans = 0
         try:
-            orphans = await adopt_orphans(self._pool) or 0
+            orphans = await self._store.adopt_orphans() or 0
             self.state.last_error = None
             self._dispatcher.wake.set()  # the drain goes first; pruning can wait
             if self._retention_days and time.monotonic() >= self._next_prune:
@@ -143,44 +122,3 @@ class Sweeper:
         if orphans:
             log.info("sweep found invoices in review without a notification", count=orphans)
         return orphans
-
-
-async def sweep_and_drain(
-    pool: AsyncConnectionPool, dispatcher: Dispatcher
-) -> tuple[int, DrainReport]:
-    """One complete pass for `reactor sweep`: adopt orphans, drain, wait for every send."""
-    orphans = await adopt_orphans(pool) or 0
-    report = await dispatcher.drain_until_idle()
-    return orphans, report
-
-
-async def run_sweep(settings: Settings, database_url: str, dry_run: bool) -> str:
-    """`reactor sweep`: one pass (or a preview), returned as a summary table."""
-    from reactor.service import make_pool, make_renderer
-    from reactor.transports import build_transports
-
-    async with make_pool(database_url, settings.prepare_statements) as pool:
-        found = await preview(pool)
-        rows: list[tuple[str, object]] = [
-            ("invoices waiting in the outbox", found["pending_events"]),
-            ("invoices in review never notified", found["orphan_invoices"]),
-            ("retries due", found["due_retries"]),
-            ("expired leases", found["expired_leases"]),
-        ]
-        recipients = len(settings.recipients.recipients)
-        if dry_run:
-            episodes = found["pending_events"] + found["orphan_invoices"]
-            would_send = episodes * recipients + found["due_retries"] + found["expired_leases"]
-            rows.append(("deliveries that would be attempted (at most)", would_send))
-            return render_table(["found (dry run, nothing sent)", "count"], rows)
-        dispatcher = Dispatcher(pool, settings, build_transports(settings), make_renderer(settings))
-        orphans, report = await sweep_and_drain(pool, dispatcher)
-        await dispatcher.stop(grace=0)
-        rows += [
-            ("invoices adopted from orphans", orphans),
-            ("deliveries sent", report.sent),
-            ("deliveries failed", report.failed),
-            ("deliveries to retry later", report.retrying),
-            ("deliveries skipped (left review)", report.skipped),
-        ]
-        return render_table(["sweep", "count"], rows)

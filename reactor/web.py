@@ -7,12 +7,10 @@ import time
 import uuid
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -23,11 +21,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reactor import __version__, metrics
 from reactor.aio import bounded
-from reactor.config import Settings
-from reactor.dispatch import Dispatcher
-from reactor.listener import CHANNEL, Listener
-from reactor.resources import sql
-from reactor.sweep import Sweeper
+from reactor.listener import CHANNEL
+
+if TYPE_CHECKING:
+    from reactor.config import Settings
+    from reactor.dispatch import Dispatcher
+    from reactor.listener import Listener
+    from reactor.store import Store
+    from reactor.sweep import Sweeper
 
 PROBE_TIMEOUT = 0.5  # readiness must answer within a second even when the database hangs
 
@@ -70,31 +71,24 @@ class Probes:
     def __init__(
         self,
         settings: Settings,
-        pool: AsyncConnectionPool,
+        store: Store,
         listener: Listener,
         dispatcher: Dispatcher,
         sweeper: Sweeper,
         revision: str | None,
     ) -> None:
         self.settings = settings
-        self.pool = pool
+        self.store = store
         self.listener = listener
         self.dispatcher = dispatcher
         self.sweeper = sweeper
         self.revision = revision
 
-    async def _query(self, name: str) -> dict[str, Any]:
-        async with self.pool.connection(timeout=PROBE_TIMEOUT) as conn:
-            cursor = conn.cursor(row_factory=dict_row)
-            await cursor.execute(sql(name))
-            row = await cursor.fetchone()
-            return dict(row or {})
-
     async def database(self) -> dict[str, Any]:
         """Round trip to the database, bounded by PROBE_TIMEOUT."""
         started = time.perf_counter()
         try:
-            await bounded(self._query("queries/ping"), PROBE_TIMEOUT)
+            await bounded(self.store.ping(timeout=PROBE_TIMEOUT), PROBE_TIMEOUT)
         except Exception as error:  # any failure means "not up"; never a 500
             return {"up": False, "error": type(error).__name__}
         return {"up": True, "round_trip_ms": round((time.perf_counter() - started) * 1000, 2)}
@@ -102,7 +96,7 @@ class Probes:
     async def backlog(self) -> dict[str, Any]:
         """Pending, sending and failed counts (and updates the backlog gauges)."""
         try:
-            row = await bounded(self._query("queries/backlog"), PROBE_TIMEOUT)
+            row = await bounded(self.store.backlog(timeout=PROBE_TIMEOUT), PROBE_TIMEOUT)
         except Exception as error:
             return {"available": False, "error": type(error).__name__}
         for status in ("pending", "sending", "failed"):
@@ -134,10 +128,8 @@ class Probes:
         """Each channel's transport and its last success and failure."""
         out = {}
         for channel, state in self.dispatcher.channels.items():
-            data = _jsonable(asdict(state))
-            data["paused_for_seconds"] = round(state.paused_for(), 1)
+            data = state.snapshot()
             data["configured"] = self.transport_setting(channel.value)
-            data.pop("paused_until")
             out[channel.value] = data
         return out
 

@@ -6,7 +6,7 @@ import html
 import json
 import uuid
 
-from reactor import sms
+from reactor.messages import sms
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.fakes.contracts import (
     contracts_available,

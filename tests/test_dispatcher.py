@@ -16,11 +16,11 @@ import psycopg
 import pytest
 
 from reactor.config import Settings, load_settings
-from reactor.dispatch import Dispatcher, DrainReport
-from reactor.messages import InvoiceView, MessageRenderer, RenderedEmail
+from reactor.deliveries import DrainReport
+from reactor.messages import InvoiceView, RenderedEmail
+from reactor.messages.renderer import MessageRenderer
 from reactor.resources import sql
-from reactor.service import make_pool, make_renderer
-from reactor.transports import build_transports
+from reactor.wiring import build_dispatcher, open_store
 from tests.conftest import service_env
 from tests.fakes import FakeSendGrid, FakeTwilio, Reply
 from tests.helpers import insert_invoices, query, scalar
@@ -52,10 +52,8 @@ def drain(settings: Settings, url: str, renderer: MessageRenderer | None = None)
     """One complete drain, as `reactor sweep` runs it."""
 
     async def run() -> DrainReport:
-        async with make_pool(url) as pool:
-            dispatcher = Dispatcher(
-                pool, settings, build_transports(settings), renderer or make_renderer(settings)
-            )
+        async with open_store(url) as store:
+            dispatcher = build_dispatcher(store, settings, renderer=renderer)
             report = await dispatcher.drain_until_idle()
             await dispatcher.stop(grace=1)
             return report

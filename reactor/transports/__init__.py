@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from reactor.config import Settings
 from reactor.recipients import Channel
-from reactor.transports.base import FailureClass, Message, SendError, Transport
+from reactor.transports.base import Transport
 from reactor.transports.console import ConsoleTransport
 
-__all__ = ["FailureClass", "Message", "SendError", "Transport", "build_transports"]
+__all__ = ["Transport", "build_transports"]
 
 
 def build_transports(settings: Settings) -> dict[Channel, Transport]:

@@ -7,8 +7,8 @@ import uuid
 import structlog
 
 from reactor.masking import mask_recipient
+from reactor.messages import Message
 from reactor.recipients import Channel
-from reactor.transports.base import Message
 
 log = structlog.get_logger("reactor.transports.console")
 

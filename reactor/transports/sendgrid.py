@@ -10,14 +10,9 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Content, Email, Mail, To
 
+from reactor.decisions import FailureClass, SendError, classify_status, retry_after_seconds
+from reactor.messages import Message
 from reactor.recipients import Channel
-from reactor.transports.base import (
-    FailureClass,
-    Message,
-    SendError,
-    classify_status,
-    retry_after_seconds,
-)
 
 
 def _error_text(error: HTTPError) -> str:

@@ -11,17 +11,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from reactor.decisions import FailureClass, SendError, classify_twilio, retry_after_seconds
+from reactor.messages import Message
 from reactor.recipients import Channel
-from reactor.transports.base import (
-    FailureClass,
-    Message,
-    SendError,
-    classify_status,
-    retry_after_seconds,
-)
-
-# Twilio error codes that mean "this recipient cannot be texted": never retried.
-PERMANENT_CODES = frozenset({21211, 21214, 21408, 21610, 21612, 21614})
 
 
 class _HeaderKeepingHttpClient(TwilioHttpClient):
@@ -98,10 +90,8 @@ class TwilioTransport:
     @staticmethod
     def _classified(error: TwilioRestException, client: Client) -> SendError:
         text = f"Twilio {error.status} (code {error.code}): {error.msg}"
-        if error.code in PERMANENT_CODES:
-            return SendError(FailureClass.PERMANENT, text)
-        failure = classify_status(int(error.status))
-        if error.code == 20003:
-            failure = FailureClass.AUTH
+        failure = classify_twilio(int(error.status), error.code)
+        if failure is FailureClass.PERMANENT:
+            return SendError(failure, text)
         headers = getattr(client.http_client, "last_headers", None)
         return SendError(failure, text, retry_after_seconds(headers))

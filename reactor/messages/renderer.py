@@ -1,16 +1,16 @@
-"""Rendering the review e-mail and SMS for an invoice from Jinja templates."""
+"""Renders the review e-mail and SMS for an invoice from Jinja templates."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from reactor.sms import fit_sms
+from reactor.messages import InvoiceView, RenderedEmail
+from reactor.messages.sms import fit_sms
 
 UNKNOWN_VENDOR = "Unknown vendor"
 UNKNOWN_AMOUNT = "amount unknown"
@@ -24,26 +24,6 @@ _CENTS = Decimal("0.01")
 _SPACE_OR_CONTROL_RE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 # Bidi overrides and zero-width characters, which can disguise untrusted text.
 _INVISIBLE_RE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-
-
-@dataclass(frozen=True)
-class InvoiceView:
-    """The invoice facts a notification shows (text straight from the database)."""
-
-    invoice_id: str
-    invoice_number: str | None
-    vendor_name: str | None
-    total_amount: str | None
-    currency: str | None
-
-
-@dataclass(frozen=True)
-class RenderedEmail:
-    """A rendered e-mail: single-line subject, HTML part and plain-text part."""
-
-    subject: str
-    html: str
-    text: str
 
 
 def clean_line(text: str | None) -> str:
@@ -94,7 +74,7 @@ class MessageRenderer:
         self._default_currency = default_currency
         self._sms_max_segments = sms_max_segments
         env = Environment(
-            loader=PackageLoader("reactor", "templates"),
+            loader=PackageLoader("reactor.messages", "templates"),
             autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),
             undefined=StrictUndefined,
             trim_blocks=True,

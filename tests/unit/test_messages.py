@@ -2,8 +2,9 @@
 
 import pytest
 
-from reactor.messages import InvoiceView, MessageRenderer, format_amount
-from reactor.sms import segments
+from reactor.messages import InvoiceView
+from reactor.messages.renderer import MessageRenderer, format_amount
+from reactor.messages.sms import segments
 
 INVOICE_ID = "0b6c2f1e-1111-2222-3333-444455556666"
 XSS = '<script>alert("x")</script>'

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reactor.sms import GSM_BASIC, encoding, fit_sms, length_units, segments
+from reactor.messages.sms import GSM_BASIC, encoding, fit_sms, length_units, segments
 
 LINK = "https://app.example.com/invoices/0b6c2f1e-1111-2222-3333-444455556666"
 

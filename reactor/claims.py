@@ -1,0 +1,52 @@
+"""Claims: due retries and expired leases, taken under a lease with SKIP LOCKED.
+
+A claim re-checks each row's invoice (still in review, same episode) in the
+statement itself (claim_due.sql); the rows it returns become Deliveries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reactor import metrics
+from reactor.config import Settings
+from reactor.decisions import claimed_disposition
+from reactor.deliveries import Delivery, DrainReport
+from reactor.store import Store
+
+
+def to_send(rows: Sequence[dict[str, Any]], report: DrainReport) -> list[Delivery]:
+    """The claimed rows to send; rows claimed straight into SKIPPED or FAILED are counted."""
+    deliveries = []
+    for row in rows:
+        disposition = claimed_disposition(row["status"])
+        if disposition == "send":
+            deliveries.append(Delivery.from_row(row))
+        elif disposition in ("skipped", "failed"):
+            report.skipped += disposition == "skipped"
+            report.failed += disposition == "failed"
+            metrics.DELIVERIES.labels(row["method"], row["status"].lower()).inc()
+    return deliveries
+
+
+@dataclass(frozen=True)
+class Claims:
+    """Claims due deliveries in batches for this process."""
+
+    store: Store
+    settings: Settings
+
+    async def claim_due(
+        self, room: int, paused: Sequence[str], report: DrainReport
+    ) -> tuple[list[Delivery], bool]:
+        """Claim up to `room` due rows; (deliveries to send, none left due)."""
+        limit = min(self.settings.claim_batch_size, room)
+        rows = await self.store.claim_due(
+            limit=limit,
+            lease_seconds=self.settings.lease_seconds,
+            max_attempts=self.settings.max_attempts,
+            paused=list(paused),
+        )
+        return to_send(rows, report), len(rows) < limit

@@ -1,0 +1,156 @@
+"""The store: every query of the pipeline (sql/queries/*.sql), one method each, over the pool.
+
+Nothing else in the pipeline builds a cursor or knows a row factory. Each method is
+one statement (or one short transaction) on a connection borrowed from the pool,
+so the pool may be PgBouncer in transaction mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from reactor.deliveries import Delivery, Outcome
+from reactor.resources import sql
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What one take of outbox events returned."""
+
+    events: int  # outbox rows taken
+    left_pending: int  # deliveries made but left PENDING (due now) for the claim path
+    rows: list[Row]  # deliveries claimed now (SENDING) and those SKIPPED or FAILED
+
+
+class Store:
+    """The pipeline's queries over one async connection pool."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def _rows(
+        self, name: str, params: Mapping[str, Any] | None = None, timeout: float | None = None
+    ) -> list[Row]:
+        async with self.pool.connection(timeout=timeout) as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(sql(f"queries/{name}"), params)
+            return await cursor.fetchall() if cursor.description else []
+
+    async def _row(
+        self, name: str, params: Mapping[str, Any] | None = None, timeout: float | None = None
+    ) -> Row:
+        rows = await self._rows(name, params, timeout)
+        return rows[0] if rows else {}
+
+    async def _count(self, name: str, params: Mapping[str, Any]) -> int:
+        """Rows a statement changed."""
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(sql(f"queries/{name}"), params)
+            return cursor.rowcount
+
+    # -- intake and claims ---------------------------------------------------
+
+    async def take_events(self, **params: Any) -> Taken:
+        """Take outbox rows, make episodes and deliveries, claim the first (take_events.sql)."""
+        rows = await self._rows("take_events", params)
+        first = rows[0]
+        return Taken(
+            events=first["taken_events"],
+            left_pending=first["left_pending"],
+            rows=[row for row in rows if row["id"] is not None],
+        )
+
+    async def claim_due(self, **params: Any) -> list[Row]:
+        """Claim due retries and expired leases (claim_due.sql)."""
+        return await self._rows("claim_due", params)
+
+    async def next_due(self, paused: Sequence[str]) -> datetime | None:
+        """When the next row of a channel not paused here falls due (next_due.sql)."""
+        return (await self._row("next_due", {"paused": list(paused)}))["next_due"]
+
+    async def announce_due(self) -> None:
+        """Tell every running reactor that deliveries are due now (announce_due.sql)."""
+        await self._rows("announce_due")
+
+    # -- recording -----------------------------------------------------------
+
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> int:
+        """Write outcomes, fenced by claim token; returns how many rows took them."""
+        return await self._count(
+            "record_outcomes",
+            {
+                "ids": [o.delivery_id for o in outcomes],
+                "tokens": [o.claim_token for o in outcomes],
+                "statuses": [o.status for o in outcomes],
+                "message_ids": [o.message_id for o in outcomes],
+                "errors": [o.error for o in outcomes],
+                "retry_in": [o.retry_in for o in outcomes],
+                "refunds": [o.refund for o in outcomes],
+            },
+        )
+
+    async def release_claims(self, deliveries: Sequence[Delivery]) -> int:
+        """Give claimed, unsent rows back (release_claims.sql)."""
+        return await self._count(
+            "release_claims",
+            {"ids": [d.id for d in deliveries], "tokens": [d.claim_token for d in deliveries]},
+        )
+
+    # -- the sweep and retention ---------------------------------------------
+
+    async def adopt_orphans(self) -> int | None:
+        """Queue invoices in review never notified; None when another sweep holds the lock."""
+        async with self.pool.connection() as conn, conn.transaction():
+            locked = await (await conn.execute(sql("queries/sweep_lock"))).fetchone()
+            if not locked or not locked[0]:
+                return None
+            row = await (await conn.execute(sql("queries/sweep_orphans"))).fetchone()
+            return int(row[0]) if row else 0
+
+    async def sweep_preview(self) -> Row:
+        """What a sweep would find now, changing nothing (sweep_preview.sql)."""
+        return await self._row("sweep_preview")
+
+    async def prune_batch(self, **params: Any) -> Row | None:
+        """One retention batch under the sweep's lock; None when another replica holds it."""
+        async with self.pool.connection() as conn, conn.transaction():
+            locked = await (await conn.execute(sql("queries/sweep_lock"))).fetchone()
+            if not locked or not locked[0]:
+                return None
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(sql("queries/prune_batch"), params)
+            return await cursor.fetchone()
+
+    # -- probes and operators ------------------------------------------------
+
+    async def ping(self, timeout: float | None = None) -> None:
+        """One round trip (ping.sql)."""
+        await self._rows("ping", timeout=timeout)
+
+    async def backlog(self, timeout: float | None = None) -> Row:
+        """Pending, sending and failed counts and the outbox backlog (backlog.sql)."""
+        return await self._row("backlog", timeout=timeout)
+
+    async def status_by_channel(self) -> list[Row]:
+        """Deliveries by channel and status (status_by_channel.sql)."""
+        return await self._rows("status_by_channel")
+
+    async def top_failures(self, limit: int) -> list[Row]:
+        """The most frequent failure messages (top_failures.sql)."""
+        return await self._rows("top_failures", {"limit": limit})
+
+    async def requeue_failed(
+        self, invoice_id: UUID | None, method: str | None, since: datetime | None
+    ) -> int:
+        """FAILED deliveries back to PENDING with fresh attempts (requeue_failed.sql)."""
+        params = {"invoice_id": invoice_id, "method": method, "since": since}
+        return int((await self._row("requeue_failed", params))["requeued"])

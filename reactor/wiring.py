@@ -1,0 +1,116 @@
+"""Wiring: builds the pool, store, transports, renderer, dispatcher, listener, sweeper and app.
+
+`reactor run`, `reactor sweep` and the operator commands all build what they need here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from psycopg_pool import AsyncConnectionPool
+from starlette.applications import Starlette
+
+from reactor.attempts import Attempts
+from reactor.channels import ChannelState
+from reactor.config import Settings
+from reactor.db import conninfo
+from reactor.decisions import RetryPolicy
+from reactor.dispatch import Dispatcher
+from reactor.listener import Listener
+from reactor.logs import text_redactor
+from reactor.messages.renderer import MessageRenderer
+from reactor.recipients import Channel
+from reactor.recorder import Recorder
+from reactor.senders import Senders
+from reactor.store import Store
+from reactor.sweep import Sweeper
+from reactor.transports import Transport, build_transports
+from reactor.web import Probes, create_app
+
+
+def make_pool(database_url: str, prepared_statements: bool = False) -> AsyncConnectionPool:
+    """The dispatcher's pool (the listener has its own connection, never pooled).
+
+    Without `prepared_statements` nothing is ever prepared on the server, so the pool
+    may go through PgBouncer in transaction mode, where consecutive statements of one
+    client connection may run on different server connections.
+    """
+    return AsyncConnectionPool(
+        conninfo(database_url, "invoice-reactor"),
+        min_size=2,
+        max_size=6,
+        kwargs={"autocommit": True, "prepare_threshold": 0 if prepared_statements else None},
+        timeout=5.0,
+        open=False,
+    )
+
+
+@asynccontextmanager
+async def open_store(database_url: str, prepared_statements: bool = False) -> AsyncIterator[Store]:
+    """A store on a pool of its own, opened and closed here (one-shot commands)."""
+    async with make_pool(database_url, prepared_statements) as pool:
+        yield Store(pool)
+
+
+def make_renderer(settings: Settings) -> MessageRenderer:
+    """The message renderer for these settings."""
+    return MessageRenderer(
+        frontend_base_url=str(settings.frontend_base_url),
+        invoice_path=settings.invoice_link_path,
+        default_currency=settings.default_currency,
+        sms_max_segments=settings.sms_max_segments,
+    )
+
+
+def build_dispatcher(
+    store: Store,
+    settings: Settings,
+    transports: Mapping[Channel, Transport] | None = None,
+    renderer: MessageRenderer | None = None,
+) -> Dispatcher:
+    """The dispatcher with its senders, channel states, attempts and recorder."""
+    transports = transports if transports is not None else build_transports(settings)
+    channels = {channel: ChannelState(t.name) for channel, t in transports.items()}
+    policy = RetryPolicy(
+        settings.max_attempts, settings.retry_base_seconds, settings.retry_cap_seconds
+    )
+    attempts = Attempts(transports, renderer or make_renderer(settings), channels, policy)
+    senders = Senders(attempts, Recorder(store), settings.send_concurrency)
+    return Dispatcher(store, settings, channels, senders)
+
+
+@dataclass
+class Service:
+    """Everything `reactor run` runs in one process."""
+
+    pool: AsyncConnectionPool
+    store: Store
+    transports: dict[Channel, Transport]
+    dispatcher: Dispatcher
+    sweeper: Sweeper
+    listener: Listener
+    app: Starlette
+
+
+def build_service(settings: Settings, database_url: str, revision: str | None) -> Service:
+    """The whole service for these settings, not yet started (the pool is not open)."""
+    pool = make_pool(database_url, settings.prepare_statements)
+    store = Store(pool)
+    transports = build_transports(settings)
+    dispatcher = build_dispatcher(store, settings, transports)
+    redact = text_redactor(settings.secret_values())
+    sweeper = Sweeper(
+        store, dispatcher, settings.sweep_interval_seconds, settings.retention_days, redact
+    )
+    listener = Listener(
+        settings.listener_database_url or database_url,
+        on_wake=dispatcher.wake.set,
+        on_connect=sweeper.request,
+        on_due=dispatcher.due_now,
+        timeout=settings.listener_timeout_seconds,
+        redact=redact,
+    )
+    app = create_app(Probes(settings, store, listener, dispatcher, sweeper, revision))
+    return Service(pool, store, transports, dispatcher, sweeper, listener, app)
