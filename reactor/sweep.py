@@ -104,13 +104,15 @@ class Sweeper:
         try:
             orphans = await self._store.adopt_orphans() or 0
             self.state.last_error = None
-            self._dispatcher.wake.set()  # the drain goes first; pruning can wait
-            if self._retention_days and time.monotonic() >= self._next_prune:
-                await self._prune()
         except DATABASE_ERRORS as error:
             self.state.last_error = self._redact(str(error))  # shown by /health/status
             log.warning("sweep could not reach the database", error=str(error))
-        self._dispatcher.wake.set()
+        self._dispatcher.wake.set()  # the drain goes first; pruning can wait
+        if self._retention_days and time.monotonic() >= self._next_prune:
+            try:
+                await self._prune()
+            except DATABASE_ERRORS as error:
+                log.warning("retention pass could not reach the database", error=str(error))
         duration = time.perf_counter() - started
         self.state.last_run_at = datetime.now(UTC)
         self.state.last_duration_seconds = duration
