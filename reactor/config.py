@@ -96,6 +96,10 @@ class Settings(DatabaseSettings):
     twilio_messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
     twilio_api_base_url: AnyHttpUrl = AnyHttpUrl("https://api.twilio.com")
 
+    # A CA bundle (PEM) both transports trust, e.g. a corporate proxy's; unset: the
+    # system's (and REQUESTS_CA_BUNDLE / SSL_CERT_FILE as the libraries read them).
+    provider_ca_bundle: Path | None = None
+
     # Delivery behaviour.
     provider_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     send_concurrency: int = Field(default=80, ge=1, le=512)
@@ -140,6 +144,13 @@ class Settings(DatabaseSettings):
             if not value.strip():
                 raise ValueError("is empty; give emails and/or phone numbers, comma-separated")
             raise ValueError("has no valid email address or phone number")
+        return value
+
+    @field_validator("provider_ca_bundle")
+    @classmethod
+    def _ca_bundle_is_a_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a readable file")
         return value
 
     @field_validator("sendgrid_from_email")

@@ -19,7 +19,15 @@ from reactor.masking import mask_text, mask_value
 SERVICE = "invoice-reactor"
 
 # The SDKs log whole requests (recipients, message bodies) at INFO and DEBUG.
-_CHATTY_LOGGERS = ("twilio", "twilio.http_client", "python_http_client", "urllib3", "sendgrid")
+_CHATTY_LOGGERS = (
+    "twilio",
+    "twilio.http_client",
+    "python_http_client",
+    "urllib3",
+    "sendgrid",
+    "httpx",
+    "httpcore",
+)
 
 
 _CREDENTIAL_PATTERNS = (

@@ -8,9 +8,11 @@ Each test gets its own database cloned from a migrated template, which is fast.
 from __future__ import annotations
 
 import os
+import ssl
 import tempfile
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -128,6 +130,43 @@ def empty_database_url(pg_server: PostgresServer) -> Iterator[str]:
     url = create_database(pg_server)
     yield url
     drop_database(pg_server, url)
+
+
+@dataclass(frozen=True)
+class ThrowawayCA:
+    """A throwaway certificate authority: the fakes' server context and the client's bundle."""
+
+    server_context: ssl.SSLContext
+    bundle: Path  # PEM, for PROVIDER_CA_BUNDLE
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCA:
+    """A trustme CA with a certificate for 127.0.0.1."""
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    bundle = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    return ThrowawayCA(context, bundle)
+
+
+@pytest.fixture
+def https_sendgrid(test_ca: ThrowawayCA) -> Iterator[FakeSendGrid]:
+    """A fake SendGrid on https://127.0.0.1 (certificate from the test CA)."""
+    with FakeSendGrid(api_key=SENDGRID_KEY, tls=test_ca.server_context) as fake:
+        yield fake
+
+
+@pytest.fixture
+def https_twilio(test_ca: ThrowawayCA) -> Iterator[FakeTwilio]:
+    """A fake Twilio on https://127.0.0.1 (certificate from the test CA)."""
+    with FakeTwilio(
+        account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN, tls=test_ca.server_context
+    ) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ __all__ = ["Transport", "build_transports"]
 def build_transports(settings: Settings) -> dict[Channel, Transport]:
     """The transport for each channel: the provider when configured, else the console."""
     transports: dict[Channel, Transport] = {}
+    ca_bundle = str(settings.provider_ca_bundle) if settings.provider_ca_bundle else None
     if settings.email_transport_in_use == "sendgrid":
         assert settings.sendgrid_api_key and settings.sendgrid_from_email  # checked at start-up
         from reactor.transports.sendgrid import SendGridTransport
@@ -22,6 +23,8 @@ def build_transports(settings: Settings) -> dict[Channel, Transport]:
             from_email=settings.sendgrid_from_email,
             host=str(settings.sendgrid_api_host),
             timeout=settings.provider_timeout_seconds,
+            ca_bundle=ca_bundle,
+            max_connections=settings.send_concurrency,
         )
     else:
         transports[Channel.EMAIL] = ConsoleTransport(Channel.EMAIL)
@@ -36,6 +39,8 @@ def build_transports(settings: Settings) -> dict[Channel, Transport]:
             timeout=settings.provider_timeout_seconds,
             from_number=settings.twilio_from_number,
             messaging_service_sid=settings.twilio_messaging_service_sid,
+            ca_bundle=ca_bundle,
+            max_connections=settings.send_concurrency,
         )
     else:
         transports[Channel.SMS] = ConsoleTransport(Channel.SMS)

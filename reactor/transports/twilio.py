@@ -1,4 +1,4 @@
-"""SMS through the official Twilio SDK."""
+"""SMS through the official Twilio SDK, on one keep-alive session shared by all threads."""
 
 from __future__ import annotations
 
@@ -27,6 +27,20 @@ class _HeaderKeepingHttpClient(TwilioHttpClient):
         return response
 
 
+def _shared_session(base_url: str, ca_bundle: str | None, size: int) -> requests.Session:
+    """A session whose connection pool all sender threads share (urllib3's is thread-safe)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    # requests reads the proxy settings from the whole environment on every call
+    # unless told otherwise: read them once here instead.
+    session.trust_env = False
+    session.proxies = requests.utils.get_environ_proxies(base_url)
+    session.verify = ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or True
+    return session
+
+
 class TwilioTransport:
     """Sends one SMS per call; one SDK client (and HTTP session) per worker thread."""
 
@@ -41,6 +55,8 @@ class TwilioTransport:
         timeout: float,
         from_number: str | None = None,
         messaging_service_sid: str | None = None,
+        ca_bundle: str | None = None,
+        max_connections: int = 100,
     ) -> None:
         self._sid = account_sid
         self._token = auth_token
@@ -52,22 +68,19 @@ class TwilioTransport:
             else {"from_": from_number}
         )
         self._local = threading.local()
+        self._session = _shared_session(self._base_url, ca_bundle, max_connections)
 
     def prepare_thread(self) -> None:
-        """Build this thread's SDK client (and its HTTP session) ahead of the first send."""
+        """Build this thread's SDK client ahead of the first send."""
         self._client()
 
     def _client(self) -> Client:
         client = getattr(self._local, "client", None)
         if client is None:
-            # requests reads the proxy settings from the whole environment on every
-            # call unless told otherwise: read them once here instead.
-            http = _HeaderKeepingHttpClient(
-                timeout=self._timeout, proxy=requests.utils.get_environ_proxies(self._base_url)
-            )
-            assert http.session is not None
-            http.session.trust_env = False
-            http.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or True
+            http = _HeaderKeepingHttpClient(timeout=self._timeout)
+            # One session (and its keep-alive connection pool) for every thread: a
+            # session per thread would open, and over HTTPS handshake, one each.
+            http.session = self._session
             client = Client(self._sid, self._token, http_client=http)
             client.edge = client.region = None  # TWILIO_EDGE/REGION would rewrite our base URL
             client.api.base_url = self._base_url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import ssl
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -60,11 +61,12 @@ class FakeSendGrid(FakeServer):
         required_content_types: tuple[str, ...] = ("text/plain", "text/html"),
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.api_key = api_key
         #: Content MIME types a mail must carry (set ``()`` to require just one block).
         self.required_content_types = required_content_types
-        super().__init__(host=host, port=port)
+        super().__init__(host=host, port=port, tls=tls)
 
     def sdk_client(self, timeout: float | None = 5.0) -> Any:
         """A real ``SendGridAPIClient`` pointed at this fake (with a socket timeout)."""

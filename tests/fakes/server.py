@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -140,6 +141,10 @@ class _Handler(BaseHTTPRequestHandler):
     received_at: float = 0.0
 
     def setup(self) -> None:
+        if self.fake.tls is not None:
+            # The handshake runs here, on this connection's own thread, and is counted.
+            self.request = self.fake.tls.wrap_socket(self.request, server_side=True)
+            self.fake._count_handshake()
         super().setup()
         self.fake._track(self.connection, add=True)
 
@@ -180,7 +185,13 @@ class FakeServer:
     #: Shown in messages; subclasses set it.
     provider: ClassVar[str] = "provider"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
+        #: Serve HTTPS with this server context (e.g. from a trustme CA); None: plain HTTP.
+        self.tls = tls
+        #: TLS handshakes completed (a new connection each): keep-alive keeps it low.
+        self.handshakes = 0
         self.delay: float = 0.0
         self.responder: Responder | None = None
         self.errors: list[BaseException] = []
@@ -193,7 +204,7 @@ class FakeServer:
         handler = type(f"{type(self).__name__}Handler", (_Handler,), {"fake": self})
         self._server = _Server((host, port), handler)
         self.host, self.port = self._server.server_address[:2]
-        self.url = f"http://{self.host}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{self.host}:{self.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -329,6 +340,10 @@ class FakeServer:
         return {"error": _PHRASES.get(status, "error")}
 
     # ----------------------------------------------------------------- serving
+    def _count_handshake(self) -> None:
+        with self._cond:
+            self.handshakes += 1
+
     def _track(self, conn: socket.socket, add: bool) -> None:
         with self._cond:
             if add:

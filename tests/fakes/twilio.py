@@ -6,6 +6,7 @@ import base64
 import binascii
 import re
 import secrets
+import ssl
 import time
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -81,6 +82,7 @@ class FakeTwilio(FakeServer):
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if not _SID.match(account_sid):
             raise ValueError("account_sid must be 'AC' followed by 32 hex characters")
@@ -89,7 +91,7 @@ class FakeTwilio(FakeServer):
         #: 'To' numbers answered with error 21211.
         self.invalid_numbers: set[str] = set()
         self.messages_path = f"/{API_VERSION}/Accounts/{account_sid}/Messages.json"
-        super().__init__(host=host, port=port)
+        super().__init__(host=host, port=port, tls=tls)
 
     def sdk_client(self, timeout: float | None = 5.0) -> Any:
         """A real ``twilio.rest.Client`` pointed at this fake (with a request timeout)."""

@@ -1,0 +1,82 @@
+"""Providers over HTTPS (a throwaway CA): the bundle is honoured, connections are kept alive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import ThrowawayCA, service_env
+from tests.fakes import FakeSendGrid, FakeTwilio
+from tests.helpers import ReactorProcess, delivered, insert_invoices, query, run_cli, wait_until
+
+EMAIL = "ap-team@example.com"
+PHONE = "+14155552671"
+CONCURRENCY = 8
+
+
+def _env(url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio, ca: ThrowawayCA | None) -> dict:
+    env = {
+        **service_env(url, sendgrid, twilio, f"{EMAIL},{PHONE}"),
+        "SEND_CONCURRENCY": str(CONCURRENCY),
+        "RETRY_BASE_SECONDS": "3600",
+        "LOG_LEVEL": "WARNING",
+    }
+    if ca is not None:
+        env["PROVIDER_CA_BUNDLE"] = str(ca.bundle)
+    return env
+
+
+def test_https_providers_reuse_their_connections(
+    database_url: str,
+    https_sendgrid: FakeSendGrid,
+    https_twilio: FakeTwilio,
+    test_ca: ThrowawayCA,
+    tmp_path: Path,
+) -> None:
+    assert https_sendgrid.url.startswith("https://")
+    env = _env(database_url, https_sendgrid, https_twilio, test_ca)
+    process = ReactorProcess(env, tmp_path / "r.log").start()
+    try:
+        ids = insert_invoices(database_url, 300, status="NEEDS_REVIEW")
+        sent = "SELECT count(*) FROM notifications WHERE status = 'SENT'"
+        wait_until(lambda: query(database_url, sent) == [(600,)], timeout=60, what="all SENT")
+        singles = insert_invoices(database_url, 1, status="NEEDS_REVIEW")
+        wait_until(lambda: query(database_url, sent) == [(602,)], what="a single one after")
+    finally:
+        process.stop()
+    counts = delivered(https_sendgrid, https_twilio)
+    assert counts == {(r, i): 1 for i in [*ids, *singles] for r in (EMAIL, PHONE)}
+    # Kept-alive connections: at most one per sender thread, not one per message.
+    assert https_sendgrid.handshakes <= CONCURRENCY, https_sendgrid.handshakes
+    assert https_twilio.handshakes <= CONCURRENCY, https_twilio.handshakes
+
+
+def test_without_the_bundle_the_providers_certificate_is_refused(
+    database_url: str,
+    https_sendgrid: FakeSendGrid,
+    https_twilio: FakeTwilio,
+    tmp_path: Path,
+) -> None:
+    env = _env(database_url, https_sendgrid, https_twilio, None)
+    process = ReactorProcess(env, tmp_path / "r.log").start()
+    try:
+        insert_invoices(database_url, 1, status="NEEDS_REVIEW")
+        retrying = (
+            "SELECT method, status, error_message FROM notifications "
+            "WHERE status = 'PENDING' AND attempts = 1 ORDER BY method"
+        )
+        rows = wait_until(
+            lambda: (found := query(database_url, retrying)) and len(found) == 2 and found,
+            what="both channels retrying",
+        )
+    finally:
+        process.stop()
+    assert [(m, s) for m, s, _ in rows] == [("email", "PENDING"), ("sms", "PENDING")]
+    assert all("CERTIFICATE_VERIFY_FAILED" in error for *_, error in rows), rows
+    assert https_sendgrid.accepted() == [] and https_twilio.accepted() == []
+
+
+def test_a_missing_ca_bundle_stops_start_up(database_url: str) -> None:
+    env = {"DATABASE_URL": database_url, "NOTIFICATION_RECIPIENTS": EMAIL}
+    result = run_cli(["run"], {**env, "PROVIDER_CA_BUNDLE": "/nonexistent/ca.pem"}, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("reactor: configuration error: PROVIDER_CA_BUNDLE:")
