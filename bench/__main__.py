@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import baseline, latency, report, sweep_cost, throughput, trigger_cost
+from bench import baseline, common, latency, report, sweep_cost, throughput, trigger_cost
 from bench.common import (
     RESULTS_DIR,
     Context,
@@ -136,6 +136,19 @@ def parser() -> argparse.ArgumentParser:
         help="a setting for every benchmarked reactor, e.g. DATABASE_PREPARED_STATEMENTS=true "
         "(repeatable)",
     )
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="the fake providers serve HTTPS (a throwaway CA); handshakes are counted",
+    )
+    p.add_argument(
+        "--reactor-tree",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run the benchmarked reactors from another checkout (e.g. a git worktree of an "
+        "older commit), to compare two versions in one session",
+    )
     p.add_argument("--no-report", action="store_true", help="do not render BENCHMARKS.md")
     return p
 
@@ -159,7 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile=args.profile,
         repeat=max(1, args.repeat),
         settings=dict(args.set),
+        tls=args.tls,
     )
+    common.REACTOR_TREE = args.reactor_tree.resolve() if args.reactor_tree else None
     scratch = work_dir()
     postgres = Postgres(scratch)
     failed: list[str] = []
@@ -167,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         say(f"starting PostgreSQL ({postgres.kind}); scratch folder {scratch}")
         postgres.start()
-        with Providers() as providers:
+        with Providers(scratch / "tls" if args.tls else None) as providers:
             ctx = Context(options, postgres, providers, scratch, machine_info(postgres))
             for name in args.only:
                 say(f"--- {name}")

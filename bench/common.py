@@ -83,6 +83,7 @@ class Options:
     command: str = "python -m bench"
     profile: bool = False
     repeat: int = 3
+    tls: bool = False  # --tls: the fakes serve HTTPS
     settings: dict[str, str] = field(default_factory=dict)  # --set: extra reactor settings
 
     def size(self, full: int, quick: int) -> int:
@@ -228,11 +229,30 @@ def invoice_ids(url: str, status: str, limit: int) -> list[str]:
 
 
 class Providers:
-    """The fake SendGrid and Twilio, on 127.0.0.1, in this process."""
+    """The fake SendGrid and Twilio, on 127.0.0.1, in this process; HTTPS with `tls_dir`.
 
-    def __init__(self) -> None:
-        self.sendgrid = FakeSendGrid(api_key=SENDGRID_KEY)
-        self.twilio = FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN)
+    Over HTTPS their certificate comes from a throwaway CA (trustme) whose bundle
+    the reactors (PROVIDER_CA_BUNDLE) and this process's own SDK clients trust.
+    """
+
+    def __init__(self, tls_dir: Path | None = None) -> None:
+        context = None
+        self.ca_bundle: Path | None = None
+        if tls_dir is not None:
+            import ssl
+
+            import trustme
+
+            ca = trustme.CA()
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ca.issue_cert("127.0.0.1").configure_cert(context)
+            tls_dir.mkdir(parents=True, exist_ok=True)
+            self.ca_bundle = tls_dir / "bench-ca.pem"
+            ca.cert_pem.write_to_path(str(self.ca_bundle))
+            # This process's SDK clients (the SDK-alone floors) and its child processes.
+            os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(self.ca_bundle)
+        self.sendgrid = FakeSendGrid(api_key=SENDGRID_KEY, tls=context)
+        self.twilio = FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN, tls=context)
 
     def __enter__(self) -> Providers:
         return self
@@ -259,6 +279,10 @@ class Providers:
         """Forget every recorded request."""
         for fake in self.fakes:
             fake.reset()
+
+    def handshakes(self) -> dict[str, int]:
+        """TLS handshakes each fake accepted since the last reset."""
+        return {"sendgrid": self.sendgrid.handshakes, "twilio": self.twilio.handshakes}
 
     def received(self) -> int:
         """Requests received so far by both fakes (answered or not); cheap."""
@@ -291,6 +315,16 @@ class Providers:
             "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
             "TWILIO_FROM_NUMBER": "+14155550000",
             "TWILIO_API_BASE_URL": self.twilio.url,
+            **(
+                {
+                    "PROVIDER_CA_BUNDLE": str(self.ca_bundle),
+                    # For a reactor that predates PROVIDER_CA_BUNDLE (--reactor-tree).
+                    "SSL_CERT_FILE": str(self.ca_bundle),
+                    "REQUESTS_CA_BUNDLE": str(self.ca_bundle),
+                }
+                if self.ca_bundle
+                else {}
+            ),
         }
 
 
@@ -318,6 +352,11 @@ def reactor_env(
     }
 
 
+# Where the benchmarked reactors run from (`python -m reactor` in that folder): this
+# checkout, or another one given with --reactor-tree (to compare two versions in one run).
+REACTOR_TREE: Path | None = None
+
+
 @contextlib.contextmanager
 def reactors(
     env: dict[str, str], count: int, log_dir: Path, name: str
@@ -329,7 +368,7 @@ def reactors(
         for index in range(count):
             log = log_dir / f"{name}-{index}.log"
             log.unlink(missing_ok=True)
-            started.append(ReactorProcess(dict(env), log).start(timeout=60))
+            started.append(ReactorProcess(dict(env), log, cwd=REACTOR_TREE).start(timeout=60))
         yield started
     finally:
         for process in started:

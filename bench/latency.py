@@ -241,8 +241,12 @@ def run(ctx: Context) -> dict[str, Any]:
     with reactors(env, 1, ctx.log_dir, "latency") as (reactor,):
         measure_transitions(ctx, url, ids[:warmup])
         before = provider_call_means(reactor)
+        handshakes_before = ctx.providers.handshakes()
         samples = measure_transitions(ctx, url, ids[warmup : warmup + count])
         after = provider_call_means(reactor)
+        handshakes = {k: v - handshakes_before[k] for k, v in ctx.providers.handshakes().items()}
+    if ctx.options.tls:
+        say(f"latency: TLS handshakes during the {count} transitions: {handshakes}")
     breakdown = claim_breakdown(url, samples)
     breakdown["claim_statement_alone_ms"] = claim_statement_alone(url, ids[warmup + count :])
     ctx.postgres.drop(url)
@@ -281,6 +285,8 @@ def run(ctx: Context) -> dict[str, Any]:
     result = {
         "transitions": count,
         "warmup": warmup,
+        "tls": ctx.options.tls,
+        "tls_handshakes": handshakes if ctx.options.tls else None,
         "send_concurrency": concurrency,
         "provider_delay_ms": 0,
         "recipients": {"email": 1, "sms": 1},

@@ -187,6 +187,9 @@ def reactor_run(
             cpu = meter.used()
             recorded = _wait_recorded(url, deliveries, timeout=120)
         call_ms = [provider_call_means(p) for p in procs]
+        handshakes = ctx.providers.handshakes()
+        if ctx.options.tls:
+            say(f"throughput: TLS handshakes accepted by the fakes: {handshakes}")
         sent = [sent_by(p) for p in procs]
         records = _accepted_records(ctx)
     ctx.postgres.drop(url)
@@ -202,6 +205,13 @@ def reactor_run(
         "send_concurrency": concurrency,
         "deliveries": deliveries,
         "accepted_requests": len(records),
+        "tls": ctx.options.tls,
+        "tls_handshakes": handshakes if ctx.options.tls else None,
+        "tls_handshakes_per_1000_messages_per_process": round(
+            sum(handshakes.values()) * 1000 / deliveries / processes, 1
+        )
+        if ctx.options.tls
+        else None,
         "duplicates": sum(n - 1 for n in keys.values() if n > 1),
         "seconds": round(seconds, 3),
         "deliveries_per_second": round(rate, 1),

@@ -322,6 +322,7 @@ class FakeServer:
             self._failing.clear()
             self.errors.clear()
             self.responder = None
+            self.handshakes = 0
 
     # ----------------------------------------------------------------- provider hooks
     def _parse(self, rec: RecordedRequest) -> None:
