@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import baseline, common, latency, report, sweep_cost, throughput, trigger_cost
+from bench import baseline, common, latency, peer, report, sweep_cost, throughput, trigger_cost
 from bench.common import (
     RESULTS_DIR,
     Context,
@@ -31,8 +31,10 @@ BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "throughput": throughput.run,
     "trigger": trigger_cost.run,
     "sweep": sweep_cost.run,
-    "baseline": baseline.run,  # last: compares with this run's latency and throughput
+    "baseline": baseline.run,  # compares with this run's latency and throughput
+    "peer": peer.run,  # PGQueuer doing the same job ([bench] extra); not in the default run
 }
+DEFAULT_RUN = [name for name in BENCHMARKS if name != "peer"]
 
 
 def _floats(text: str) -> list[float]:
@@ -72,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--only",
         type=_names,
-        default=list(BENCHMARKS),
+        default=DEFAULT_RUN,
         metavar="LIST",
         help=f"comma-separated subset of: {','.join(BENCHMARKS)} (default: all)",
     )
