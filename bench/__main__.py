@@ -32,9 +32,9 @@ BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "trigger": trigger_cost.run,
     "sweep": sweep_cost.run,
     "baseline": baseline.run,  # compares with this run's latency and throughput
-    "peer": peer.run,  # PGQueuer doing the same job ([bench] extra); not in the default run
+    "peer": peer.run,  # PGQueuer beside the reactor, over HTTP and HTTPS ([bench] extra)
 }
-DEFAULT_RUN = [name for name in BENCHMARKS if name != "peer"]
+DEFAULT_RUN = list(BENCHMARKS)
 
 
 def _floats(text: str) -> list[float]:

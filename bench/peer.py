@@ -5,7 +5,9 @@ trigger on invoices enqueues one PGQueuer job per invoice moving into review (th
 reactor's own triggers are off in these databases), and `bench.peer_worker`
 processes send one email and one SMS per job through the official SDKs.
 Latency is commit -> the fake's first request; throughput is one 10,000-invoice
-UPDATE, with one and two worker processes.
+UPDATE, with one and two worker processes (the median of --repeat bursts). The
+reactor runs the same workloads in the same run, alternating with the peer, over
+HTTP and then over HTTPS (fresh fakes with a throwaway CA).
 """
 
 from __future__ import annotations
@@ -17,20 +19,25 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from bench.common import (
     ROOT,
     Context,
+    Providers,
     connect,
     invoice_ids,
     load_invoices,
     print_table,
+    reactor_env,
+    reactors,
     say,
     set_triggers,
     summary_ms,
 )
 from bench.latency import measure_transitions
+from bench.throughput import reactor_run
 
 PGQUEUER_VERSION = "1.6.0"
 BATCH_SIZE = 10  # PGQueuer's default dequeue batch
@@ -174,15 +181,139 @@ def throughput(ctx: Context, processes: int) -> dict[str, Any]:
     }
 
 
+def reactor_latency(ctx: Context) -> dict[str, Any]:
+    """The reactor on the same workload as `latency`: one process, one transition at a time."""
+    count, warmup = ctx.options.size(1000, 100), ctx.options.size(50, 10)
+    url = ctx.postgres.fresh_database("side_latency")
+    with connect(url, autocommit=True) as conn:
+        load_invoices(conn, count + warmup)
+        conn.execute("VACUUM ANALYZE invoices")
+    ids = invoice_ids(url, "MATCHED", count + warmup)
+    ctx.providers.reset()
+    ctx.providers.set_delay(0)
+    env = reactor_env(url, ctx.providers, ctx.options.concurrency[0], **ctx.options.settings)
+    with reactors(env, 1, ctx.log_dir, "side-latency"):
+        measure_transitions(ctx, url, ids[:warmup])
+        handshakes_before = ctx.providers.handshakes()
+        samples = measure_transitions(ctx, url, ids[warmup:])
+        handshakes = {k: v - handshakes_before[k] for k, v in ctx.providers.handshakes().items()}
+    ctx.postgres.drop(url)
+    stats = {c: summary_ms([s[c] for s in samples]) for c in ("first", "email", "sms")}
+    return {"transitions": count, "latency_ms": stats, "tls_handshakes": handshakes}
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The run with the median `key` (the middle one of an odd count)."""
+    return sorted(runs, key=lambda r: r[key])[len(runs) // 2]
+
+
+def _handshakes_per_1000(run: dict[str, Any]) -> float:
+    """Handshakes per 1,000 messages per process: each process's share of both."""
+    return round(sum(run["tls_handshakes"].values()) * 1000 / run["deliveries"], 1)
+
+
+def side_by_side(ctx: Context) -> dict[str, Any]:
+    """Latency and throughput of the reactor and the peer, on `ctx`'s fakes."""
+    invoices = ctx.options.size(10_000, 1_000)
+    repeat = ctx.options.repeat
+    reactor, queue = reactor_latency(ctx), latency(ctx)
+    rows = []
+    for processes in ctx.options.processes:
+        ours, theirs = [], []
+        for _ in range(repeat):  # alternating, so that a slow spell hits both
+            ours.append(reactor_run(ctx, invoices, 0, processes, ctx.options.concurrency[0]))
+            theirs.append(throughput(ctx, processes))
+        mine, peer = _median(ours, "deliveries_per_second"), _median(theirs, "messages_per_second")
+        rows.append(
+            {
+                "processes": processes,
+                "deliveries": mine["deliveries"],
+                "reactor_messages_per_second": mine["deliveries_per_second"],
+                "peer_messages_per_second": peer["messages_per_second"],
+                "ratio": round(mine["deliveries_per_second"] / peer["messages_per_second"], 2),
+                "reactor_runs": [r["deliveries_per_second"] for r in ours],
+                "peer_runs": [r["messages_per_second"] for r in theirs],
+                "reactor_peak_rss_mb": max(r["peak_rss_mb"] for r in ours),
+                "reactor_handshakes_per_1000_messages_per_process": _handshakes_per_1000(
+                    {
+                        "tls_handshakes": mine["tls_handshakes"] or {},
+                        "deliveries": mine["deliveries"],
+                    }
+                ),
+                "peer_handshakes_per_1000_messages_per_process": _handshakes_per_1000(peer),
+            }
+        )
+    latency_ratio = {
+        q: round(reactor["latency_ms"]["first"][q] / queue["latency_ms"]["first"][q], 2)
+        for q in ("p50", "p95", "p99")
+    }
+    return {
+        "reactor_latency": reactor,
+        "peer_latency": queue,
+        "latency_ratio": latency_ratio,
+        "throughput": rows,
+    }
+
+
 def run(ctx: Context) -> dict[str, Any]:
-    """The peer's latency, then its throughput with one and two processes."""
+    """Reactor and peer side by side, over HTTP and then over HTTPS (a throwaway CA)."""
+    schemes: dict[str, Any] = {}
+    for scheme in ("http", "https"):
+        say(f"side by side over {scheme.upper()}")
+        tls_dir = ctx.work_dir / "side-tls" if scheme == "https" else None
+        with Providers(tls_dir) as providers:
+            here = replace(
+                ctx, providers=providers, options=replace(ctx.options, tls=tls_dir is not None)
+            )
+            schemes[scheme] = side_by_side(here)
+    http, https = schemes["http"], schemes["https"]
+    tls_cost = round(
+        https["reactor_latency"]["latency_ms"]["first"]["p50"]
+        / http["reactor_latency"]["latency_ms"]["first"]["p50"],
+        2,
+    )
+    met = {
+        "latency_p50_and_p99_at_most_0.8x": all(
+            s["latency_ratio"][q] <= 0.8 for s in schemes.values() for q in ("p50", "p99")
+        ),
+        "messages_per_second_at_least_1.3x": all(
+            row["ratio"] >= 1.3 for s in schemes.values() for row in s["throughput"]
+        ),
+        "handshakes_at_most_10_per_1000_per_process": all(
+            row["reactor_handshakes_per_1000_messages_per_process"] <= 10
+            for row in https["throughput"]
+        ),
+        "tls_latency_p50_at_most_1.2x_plain": tls_cost <= 1.2,
+    }
     result = {
         "peer": f"pgqueuer {PGQUEUER_VERSION} (asyncpg driver, uvloop)",
         "batch_size": BATCH_SIZE,
         "concurrency": CONCURRENCY,
-        "tls": ctx.options.tls,
-        "latency": latency(ctx),
-        "throughput": [throughput(ctx, n) for n in ctx.options.processes],
+        "repeat": ctx.options.repeat,
+        "schemes": schemes,
+        "tls_latency_p50_over_plain": tls_cost,
+        "met": met,
     }
+    for scheme, side in schemes.items():
+        first = side["reactor_latency"]["latency_ms"]["first"]
+        theirs = side["peer_latency"]["latency_ms"]["first"]
+        print_table(
+            f"Beside PGQueuer over {scheme.upper()}",
+            ["figure", "PGQueuer", "reactor", "ratio"],
+            [
+                [f"latency {q} ms", theirs[q], first[q], side["latency_ratio"][q]]
+                for q in ("p50", "p99")
+            ]
+            + [
+                [
+                    f"messages/s, {row['processes']} process(es)",
+                    row["peer_messages_per_second"],
+                    row["reactor_messages_per_second"],
+                    row["ratio"],
+                ]
+                for row in side["throughput"]
+            ],
+        )
+    say(f"side by side: targets {met}")
     ctx.write("peer", result)
     return result

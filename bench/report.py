@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.common import POSTGRES_SETTINGS, RESULTS_DIR, ROOT
 
-NAMES = ["latency", "throughput", "trigger_cost", "sweep_cost", "baseline"]
+NAMES = ["latency", "throughput", "trigger_cost", "sweep_cost", "baseline", "peer"]
 
 
 def _load(results_dir: Path) -> dict[str, dict[str, Any]]:
@@ -167,7 +167,112 @@ def _summary(results: dict[str, dict[str, Any]]) -> str:
                     "-",
                 ]
             )
+    if peer := results.get("peer"):
+        rows += _peer_summary(peer)
     return _table(["benchmark", "measured", "target", "result"], rows)
+
+
+def _peer_summary(peer: dict[str, Any]) -> list[list[Any]]:
+    """The side-by-side targets, one row each."""
+    met = peer["met"]
+    schemes = peer["schemes"]
+    lat = ", ".join(
+        f"{scheme.upper()} p50 x {side['latency_ratio']['p50']:.2f}, "
+        f"p99 x {side['latency_ratio']['p99']:.2f}"
+        for scheme, side in schemes.items()
+    )
+    rates = ", ".join(
+        f"{scheme.upper()} {row['processes']} proc x {row['ratio']:.2f}"
+        for scheme, side in schemes.items()
+        for row in side["throughput"]
+    )
+    shakes = ", ".join(
+        f"{row['processes']} proc {row['reactor_handshakes_per_1000_messages_per_process']:g}"
+        for row in schemes["https"]["throughput"]
+    )
+    return [
+        ["7. latency beside PGQueuer", lat, "≤ x 0.8", met["latency_p50_and_p99_at_most_0.8x"]],
+        [
+            "7. messages/s beside PGQueuer",
+            rates,
+            "≥ x 1.3",
+            met["messages_per_second_at_least_1.3x"],
+        ],
+        [
+            "7. TLS handshakes per 1,000 messages per process",
+            shakes,
+            "≤ 10",
+            met["handshakes_at_most_10_per_1000_per_process"],
+        ],
+        [
+            "7. latency p50, HTTPS over HTTP",
+            f"x {peer['tls_latency_p50_over_plain']:.2f}",
+            "≤ x 1.2",
+            met["tls_latency_p50_at_most_1.2x_plain"],
+        ],
+    ]
+
+
+HANDSHAKES_KEY = "_handshakes_per_1000_messages_per_process"
+
+
+def _peer(peer: dict[str, Any]) -> str:
+    """The issue's table: PGQueuer and the reactor, HTTP and HTTPS, from one run."""
+    schemes = peer["schemes"]
+    order = [(scheme, who) for scheme in schemes for who in ("peer", "reactor")]
+    transitions = schemes["http"]["reactor_latency"]["transitions"]
+    invoices = schemes["http"]["throughput"][0]["deliveries"] // 2
+
+    def latency(scheme: str, who: str, q: str) -> str:
+        return _ms(schemes[scheme][f"{who}_latency"]["latency_ms"]["first"][q])
+
+    rows: list[list[Any]] = [
+        [f"latency {q} (commit -> first request)"] + [latency(s, w, q) for s, w in order]
+        for q in ("p50", "p95", "p99")
+    ]
+    by_processes = {
+        scheme: {row["processes"]: row for row in side["throughput"]}
+        for scheme, side in schemes.items()
+    }
+    for processes in by_processes["http"]:
+        rows.append(
+            [f"messages/s, {processes} process(es)"]
+            + [f"{by_processes[s][processes][f'{w}_messages_per_second']:,.0f}" for s, w in order]
+        )
+    for processes in by_processes["https"]:
+        rows.append(
+            [f"TLS handshakes per 1,000 messages per process, {processes} process(es)"]
+            + [
+                "-" if s == "http" else f"{by_processes[s][processes][w + HANDSHAKES_KEY]:g}"
+                for s, w in order
+            ]
+        )
+    headers = ["figure"] + [
+        f"{'PGQueuer' if w == 'peer' else 'reactor'}, {s.upper()}" for s, w in order
+    ]
+    ratios = [
+        f"- {scheme.upper()}: latency p50 x {side['latency_ratio']['p50']:.2f}, "
+        f"p99 x {side['latency_ratio']['p99']:.2f}; messages/s "
+        + ", ".join(f"x {row['ratio']:.2f} ({row['processes']} proc)" for row in side["throughput"])
+        for scheme, side in schemes.items()
+    ]
+    return "\n".join(
+        [
+            f"The same job on {peer['peer']}, one job per invoice (batch {peer['batch_size']}, "
+            f"{peer['concurrency']} concurrent jobs), whose handler sends one email with the "
+            "`sendgrid` SDK and one SMS with the `twilio` SDK on threads; the reactor with one "
+            "email and one SMS recipient. Same PostgreSQL, same fakes, same run, alternating. "
+            f"Latency: {transitions:,} transitions one at a time; messages/s: a "
+            f"{invoices:,}-invoice UPDATE, median of {peer['repeat']} bursts each. Then the "
+            "same again with the fakes on HTTPS (a throwaway CA), handshakes counted by them.",
+            "",
+            _table(headers, rows),
+            "",
+            "Ratios (reactor / PGQueuer):",
+            "",
+            *ratios,
+        ]
+    )
 
 
 def _run(tp: dict[str, Any], delay: float, processes: int) -> dict[str, Any] | None:
@@ -620,6 +725,8 @@ def render(results_dir: Path, out: Path) -> str:
         sections += ["", "## 4. Sweep cost", "", _sweep(sc)]
     if bl := results.get("baseline"):
         sections += ["", "## 6. Baseline: the polling design", "", _baseline(bl)]
+    if peer := results.get("peer"):
+        sections += ["", "## 7. Beside PGQueuer, over HTTP and HTTPS", "", _peer(peer)]
     notes = results_dir / "NOTES.md"
     if notes.exists():
         sections += ["", notes.read_text().strip()]

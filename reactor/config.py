@@ -97,7 +97,7 @@ class Settings(DatabaseSettings):
     twilio_api_base_url: AnyHttpUrl = AnyHttpUrl("https://api.twilio.com")
 
     # A CA bundle (PEM) both transports trust, e.g. a corporate proxy's; unset: the
-    # system's (and REQUESTS_CA_BUNDLE / SSL_CERT_FILE as the libraries read them).
+    # system store (and SSL_CERT_FILE).
     provider_ca_bundle: Path | None = None
 
     # Delivery behaviour.

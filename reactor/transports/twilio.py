@@ -1,48 +1,81 @@
-"""SMS through the official Twilio SDK, on one keep-alive session shared by all threads."""
+"""SMS through the official Twilio SDK, over one keep-alive pool shared by all threads.
+
+The SDK builds and parses the request; its HTTP client abstraction is filled in
+with a urllib3 pool instead of `requests`, which costs a sender thread about
+twice the CPU per message.
+"""
 
 from __future__ import annotations
 
-import os
+import base64
+import logging
 import threading
+from urllib.parse import urlencode
 
-import requests
+import urllib3
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
+from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
+from urllib3.util import parse_url
 
 from reactor.decisions import FailureClass, SendError, classify_twilio, retry_after_seconds
 from reactor.messages import Message
 from reactor.recipients import Channel
+from reactor.transports.pool import POOL_ERRORS, connection_pool
+
+FORM = "application/x-www-form-urlencoded"
 
 
-class _HeaderKeepingHttpClient(TwilioHttpClient):
-    """Keeps the last response's headers, which TwilioRestException drops (Retry-After)."""
+class PooledHttpClient(HttpClient):
+    """The SDK's HTTP client over a shared urllib3 pool; keeps the last response's headers.
 
-    last_headers: dict[str, str] | None = None
+    TwilioRestException drops the headers, and with them Retry-After: one instance
+    per thread keeps them for the failure's classification.
+    """
 
-    def request(self, *args: object, **kwargs: object) -> Response:  # type: ignore[override]
-        response = super().request(*args, **kwargs)  # type: ignore[arg-type]
-        self.last_headers = dict(response.headers or {})
-        return response
+    def __init__(self, pool: urllib3.HTTPConnectionPool, timeout: float) -> None:
+        super().__init__(logging.getLogger("twilio.http_client"), is_async=False, timeout=timeout)
+        self._pool = pool
+        self.last_headers: dict[str, str] | None = None
 
-
-def _shared_session(base_url: str, ca_bundle: str | None, size: int) -> requests.Session:
-    """A session whose connection pool all sender threads share (urllib3's is thread-safe)."""
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=size)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    # requests reads the proxy settings from the whole environment on every call
-    # unless told otherwise: read them once here instead.
-    session.trust_env = False
-    session.proxies = requests.utils.get_environ_proxies(base_url)
-    session.verify = ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or True
-    return session
+    def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        """One request through the pool (no redirects: the API never answers with one)."""
+        headers = dict(headers or {})
+        if auth:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        body = None
+        if data:
+            headers.setdefault("Content-Type", FORM)
+            body = urlencode(data, doseq=True)
+        target = parse_url(url).request_uri
+        if params:
+            target += ("&" if "?" in target else "?") + urlencode(params, doseq=True)
+        answer = self._pool.urlopen(
+            method.upper(),
+            target,
+            body=body,
+            headers=headers,
+            timeout=urllib3.Timeout(total=timeout or self.timeout),
+            redirect=False,
+        )
+        self.last_headers = dict(answer.headers)
+        return Response(answer.status, answer.data.decode("utf-8", "replace"), answer.headers)
 
 
 class TwilioTransport:
-    """Sends one SMS per call; one SDK client (and HTTP session) per worker thread."""
+    """Sends one SMS per call; one SDK client per worker thread, one connection pool."""
 
     name = "twilio"
     channel = Channel.SMS
@@ -68,7 +101,9 @@ class TwilioTransport:
             else {"from_": from_number}
         )
         self._local = threading.local()
-        self._session = _shared_session(self._base_url, ca_bundle, max_connections)
+        self._pool = connection_pool(
+            self._base_url, ca_bundle=ca_bundle, size=max_connections, timeout=timeout
+        )
 
     def prepare_thread(self) -> None:
         """Build this thread's SDK client ahead of the first send."""
@@ -77,10 +112,7 @@ class TwilioTransport:
     def _client(self) -> Client:
         client = getattr(self._local, "client", None)
         if client is None:
-            http = _HeaderKeepingHttpClient(timeout=self._timeout)
-            # One session (and its keep-alive connection pool) for every thread: a
-            # session per thread would open, and over HTTPS handshake, one each.
-            http.session = self._session
+            http = PooledHttpClient(self._pool, self._timeout)
             client = Client(self._sid, self._token, http_client=http)
             client.edge = client.region = None  # TWILIO_EDGE/REGION would rewrite our base URL
             client.api.base_url = self._base_url
@@ -96,7 +128,7 @@ class TwilioTransport:
             created = self._local.messages.create(to=recipient, body=message, **self._sender)
         except TwilioRestException as error:
             raise self._classified(error, client) from None
-        except (requests.RequestException, OSError) as error:
+        except POOL_ERRORS as error:
             raise SendError(FailureClass.TRANSIENT, f"Twilio unreachable: {error}") from None
         return str(created.sid)
 
@@ -108,3 +140,7 @@ class TwilioTransport:
             return SendError(failure, text)
         headers = getattr(client.http_client, "last_headers", None)
         return SendError(failure, text, retry_after_seconds(headers))
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._pool.close()
