@@ -1,4 +1,4 @@
-"""The `reactor` command: run, migrate, sweep, status, retry, prune."""
+"""The `reactor` command: run, migrate, sweep, status, retry, prune, rules."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from uuid import UUID
 
 from reactor import __version__
@@ -86,7 +87,38 @@ def _parser() -> argparse.ArgumentParser:
         "--older-than", type=int, metavar="DAYS", help="override RETENTION_DAYS for this run"
     )
     prune.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    rules = commands.add_parser(
+        "rules",
+        help="check the notification rules, or explain them for one invoice",
+        description="`check [FILE]` validates a rules file (default: NOTIFICATION_RULES_FILE) "
+        "and prints its rules; `explain INVOICE_ID` prints who would be told about that "
+        "invoice, on which channel, and by which rule.",
+    )
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    check = rules_commands.add_parser("check", help="validate a rules file and print its rules")
+    check.add_argument("file", nargs="?", type=Path, help="the file (NOTIFICATION_RULES_FILE)")
+    explain = rules_commands.add_parser("explain", help="who would be told about an invoice")
+    explain.add_argument("invoice_id", type=UUID, metavar="INVOICE_ID")
     return parser
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    """`reactor rules check|explain`."""
+    from reactor.policy.explain import format_rules, run_explain
+
+    overrides = {"notification_rules_file": args.file} if getattr(args, "file", None) else {}
+    settings = load_settings(Settings, **overrides)
+    if args.rules_command == "check":
+        print(format_rules(settings.rules))
+        return 0
+    with database(settings, migrate=False) as url:
+        _require_current_schema(url)
+        explained = run_explain(settings, url, args.invoice_id)
+    if explained is None:
+        _say(f"rules explain: no invoice {args.invoice_id}")
+        return EXIT_FAILED
+    print(explained)
+    return 0
 
 
 @contextmanager
@@ -214,6 +246,8 @@ def _command(args: argparse.Namespace) -> int:
         if args.command == "prune":
             return cmd_prune(database_settings, args.older_than, args.dry_run)
         return cmd_migrate(database_settings)
+    if args.command == "rules":
+        return cmd_rules(args)
     settings = load_settings(Settings)
     if args.command == "run":
         return cmd_run(settings)

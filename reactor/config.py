@@ -12,13 +12,13 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reactor.db import libpq_url
+from reactor.policy.rules import Rules, configured_rules, valid_timezone
 from reactor.recipients import RecipientList, parse_recipients
 
 SettingsT = TypeVar("SettingsT", bound="DatabaseSettings")
@@ -73,7 +73,11 @@ class Settings(DatabaseSettings):
 
     # Who is told, and what they get.
     default_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
-    notification_recipients: str
+    # Without a rules file, everyone here hears about every invoice; with one, the
+    # file alone decides (and this, if set, is ignored with a warning).
+    notification_recipients: str = ""
+    notification_rules_file: Path | None = None
+    default_timezone: str = "UTC"
     frontend_base_url: AnyHttpUrl = AnyHttpUrl("http://localhost:3000")
     invoice_link_path: str = "/invoices/{id}"
     default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
@@ -135,16 +139,17 @@ class Settings(DatabaseSettings):
             raise ValueError("must start with / and contain {id}, e.g. /invoices/{id}")
         return value
 
-    @field_validator("notification_recipients")
+    @field_validator("default_timezone")
     @classmethod
-    def _some_recipient_is_valid(cls, value: str, info: ValidationInfo) -> str:
-        region = info.data.get("default_phone_region", "US")
-        parsed = parse_recipients(value, region)
-        if not parsed.recipients:
-            if not value.strip():
-                raise ValueError("is empty; give emails and/or phone numbers, comma-separated")
-            raise ValueError("has no valid email address or phone number")
+    def _timezone_is_known(cls, value: str) -> str:
+        if not valid_timezone(value):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. America/New_York)")
         return value
+
+    @model_validator(mode="after")
+    def _someone_is_told(self) -> Settings:
+        self.__dict__["rules"] = _rules_of(self)  # the cached property, checked now
+        return self
 
     @field_validator("provider_ca_bundle")
     @classmethod
@@ -206,9 +211,17 @@ class Settings(DatabaseSettings):
                 raise ValueError(f"{name}: required by {transport}_TRANSPORT={chosen} but not set")
 
     @cached_property
+    def rules(self) -> Rules:
+        """Who is told about which invoice: the rules file, or the implicit rule."""
+        return _rules_of(self)
+
+    @cached_property
     def recipients(self) -> RecipientList:
-        """The parsed, de-duplicated recipients."""
-        return parse_recipients(self.notification_recipients, self.default_phone_region)
+        """Everyone the rules may tell, de-duplicated; the entries skipped as invalid."""
+        if self.notification_rules_file is None:
+            return parse_recipients(self.notification_recipients, self.default_phone_region)
+        everyone = dict.fromkeys(r for rule in self.rules.rules for r in rule.notify)
+        return RecipientList(tuple(everyone), ())
 
     def secret_values(self) -> list[str]:
         """Every credential in these settings, for the log redactor."""
@@ -248,6 +261,15 @@ class Settings(DatabaseSettings):
     def sweep_interval_seconds(self) -> float:
         """The periodic sweep's period."""
         return self.review_notification_interval * 60.0
+
+
+def _rules_of(settings: Settings) -> Rules:
+    return configured_rules(
+        settings.notification_rules_file,
+        settings.notification_recipients,
+        settings.default_phone_region,
+        settings.default_timezone,
+    )
 
 
 def _describe(error: ValidationError) -> str:

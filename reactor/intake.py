@@ -1,39 +1,47 @@
 """Intake: take outbox events and decide their deliveries, one per (channel, recipient).
 
-The policy of who is told lives here (today: every configured recipient); the
-statement itself (take_events.sql) makes the episodes and the delivery rows, and
-claims the first of them for this process, all in one round trip.
+The policy of who is told lives here: the notification rules (reactor.policy),
+passed to the statement as routes. The statement (take_events.sql) makes the
+episodes and the delivery rows the rules choose, and claims the first of them for
+this process, all in one round trip.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from reactor.claims import to_send
 from reactor.config import Settings
 from reactor.deliveries import Delivery, DrainReport
+from reactor.policy.matching import routes
 from reactor.store import Store
 
 
 @dataclass(frozen=True)
 class Intake:
-    """Turns outbox events into deliveries for the configured recipients."""
+    """Turns outbox events into the deliveries the notification rules choose."""
 
     store: Store
     settings: Settings
+
+    @cached_property
+    def routes(self) -> str:
+        """The rules as the intake statement reads them (JSON), built once."""
+        return routes(self.settings.rules)
 
     async def take(
         self, room: int, paused: Sequence[str], report: DrainReport
     ) -> tuple[list[Delivery], bool, bool]:
         """Take a batch of events; (deliveries to send, outbox now empty, rows left due)."""
-        recipients = self.settings.recipients.recipients
+        recipients = self.settings.recipients.recipients  # everyone any rule may tell
         limit = self.settings.claim_batch_size
         taken = await self.store.take_events(
             limit=limit,
             claim_episodes=max(1, room // max(1, len(recipients))),
-            methods=[r.channel.value for r in recipients],
-            recipients=[r.address for r in recipients],
+            routes=self.routes,
+            default_currency=self.settings.default_currency,
             lease_seconds=self.settings.lease_seconds,
             paused=list(paused),
         )

@@ -57,6 +57,14 @@ def _parse_phone(entry: str, default_region: str | None) -> Recipient | None:
     return Recipient(Channel.SMS, e164)
 
 
+def parse_recipient(entry: str, default_region: str | None = "US") -> Recipient | None:
+    """One e-mail address or phone number, normalised; None when it is neither."""
+    entry = entry.strip()
+    if "@" in entry:
+        return _parse_email(entry)
+    return _parse_phone(entry, default_region.upper() if default_region else None)
+
+
 def parse_recipients(raw: str, default_region: str | None = "US") -> RecipientList:
     """Parse a comma-separated list of e-mail addresses and phone numbers.
 

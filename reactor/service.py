@@ -37,6 +37,11 @@ def _console_note(settings: Settings, channel: Channel) -> str:
 def announce(settings: Settings, transports: Mapping[Channel, Transport]) -> None:
     """Say once at start-up what this process will do, and which recipients it skips."""
     recipients = settings.recipients
+    if settings.notification_rules_file and settings.notification_recipients.strip():
+        log.warning(
+            "NOTIFICATION_RECIPIENTS is ignored: NOTIFICATION_RULES_FILE decides who is told",
+            rules_file=str(settings.notification_rules_file),
+        )
     for entry in recipients.rejected:
         log.warning("skipping invalid recipient", recipient=entry)
     for channel, transport in transports.items():

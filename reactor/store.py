@@ -140,6 +140,10 @@ class Store:
         """Pending, sending and failed counts and the outbox backlog (backlog.sql)."""
         return await self._row("backlog", timeout=timeout)
 
+    async def invoice_facts(self, invoice_id: UUID) -> Row:
+        """One invoice's fields as the rules read them, or {} (invoice_facts.sql)."""
+        return await self._row("invoice_facts", {"invoice_id": invoice_id})
+
     async def status_by_channel(self) -> list[Row]:
         """Deliveries by channel and status (status_by_channel.sql)."""
         return await self._rows("status_by_channel")

@@ -1,6 +1,6 @@
 -- Take pending outbox rows (deleting them), give every invoice in them a review
 -- episode, and expand each current episode into one delivery per (channel,
--- recipient), all in one statement:
+-- recipient) that the notification rules choose for it, all in one statement:
 --   * the first %(claim_episodes)s episodes' deliveries are claimed for this process
 --     at once (SENDING, under a lease); the rest are left PENDING and due now, for
 --     the claim_due path to take in batches (a bulk UPDATE of 10,000 invoices must
@@ -34,19 +34,39 @@ WITH taken AS (
         SELECT 1 FROM review_episodes newer
         WHERE newer.invoice_id = e.invoice_id AND newer.entered_at > e.entered_at
     )
-), candidates AS (
-    SELECT e.id AS episode_id, e.invoice_id, r.method, r.recipient,
-           coalesce(i.matched_status = 'NEEDS_REVIEW', false) AS in_review,
-           coalesce(i.matched_status, 'deleted') AS invoice_status,
-           e.position <= %(claim_episodes)s AND r.method <> ALL (%(paused)s::text[]) AS claim_now
+), routed AS (
+    -- The rules (%(routes)s: one JSON row per rule and recipient, in file order) that
+    -- apply to each invoice; a recipient named by several gets one row, the first rule's.
+    SELECT DISTINCT ON (e.id, r.method, r.recipient)
+           e.id AS episode_id, e.invoice_id, e.position, r.method, r.recipient, r.rule_name,
+           i.matched_status
     FROM current_episodes e
     LEFT JOIN invoices i ON i.id = e.invoice_id
-    CROSS JOIN unnest(%(methods)s::text[], %(recipients)s::text[]) AS r (method, recipient)
+    CROSS JOIN LATERAL reactor_message_fields(to_jsonb(i)) m
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN m.total_amount ~ '^\s*[-+]?[0-9]+(\.[0-9]*)?\s*$'
+                    THEN m.total_amount::numeric END AS amount
+    ) a
+    JOIN jsonb_to_recordset(%(routes)s::jsonb) AS r (
+        rule_position int, rule_name text, method text, recipient text,
+        min_amount numeric, max_amount numeric, currencies text[], vendors text[]
+    ) ON (r.min_amount IS NULL OR a.amount >= r.min_amount)
+     AND (r.max_amount IS NULL OR a.amount <= r.max_amount)
+     AND (r.currencies IS NULL
+          OR upper(coalesce(m.currency, %(default_currency)s)) = ANY (r.currencies))
+     AND (r.vendors IS NULL OR coalesce(m.vendor_name, '') ILIKE ANY (r.vendors))
+    ORDER BY e.id, r.method, r.recipient, r.rule_position
+), candidates AS (
+    SELECT episode_id, invoice_id, method, recipient, rule_name,
+           coalesce(matched_status = 'NEEDS_REVIEW', false) AS in_review,
+           coalesce(matched_status, 'deleted') AS invoice_status,
+           position <= %(claim_episodes)s AND method <> ALL (%(paused)s::text[]) AS claim_now
+    FROM routed
 ), inserted AS (
     INSERT INTO notifications AS n
-        (invoice_id, episode_id, method, recipient, status, attempts, lease_expires_at,
-         claim_token, error_message)
-    SELECT invoice_id, episode_id, method, recipient,
+        (invoice_id, episode_id, method, recipient, rule_name, status, attempts,
+         lease_expires_at, claim_token, error_message)
+    SELECT invoice_id, episode_id, method, recipient, rule_name,
            CASE WHEN NOT in_review THEN 'SKIPPED' WHEN claim_now THEN 'SENDING' ELSE 'PENDING' END,
            CASE WHEN in_review AND claim_now THEN 1 ELSE 0 END,
            CASE WHEN in_review AND claim_now

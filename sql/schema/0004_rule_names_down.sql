@@ -1,0 +1,1 @@
+ALTER TABLE notifications DROP COLUMN IF EXISTS kind, DROP COLUMN IF EXISTS rule_name;
