@@ -474,7 +474,10 @@ def test_env_example_shows_the_real_defaults(monkeypatch: pytest.MonkeyPatch) ->
     defaults = {
         name: shown[name.upper()]
         for name, field in Settings.model_fields.items()
-        if field.default is not None and not field.is_required() and name.upper() in shown
+        if field.default is not None
+        and not field.is_required()
+        and name.upper() in shown
+        and name != "notification_recipients"  # an example there; the default is ""
     }
     assert len(defaults) >= 20
     settings = Settings(_env_file=None, notification_recipients="a@example.com", **defaults)

@@ -8,6 +8,7 @@ an outcome the database refuses. The send path is the real one (SDKs, fakes).
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -142,8 +143,10 @@ def test_a_late_outcome_from_an_expired_lease_never_overwrites_the_new_claim(
     take = {
         "limit": 10,
         "claim_episodes": 10,
-        "methods": ["email"],
-        "recipients": [EMAIL],
+        "routes": json.dumps(
+            [{"rule_position": 0, "rule_name": "default", "method": "email", "recipient": EMAIL}]
+        ),
+        "default_currency": "USD",
         "lease_seconds": 60,
         "paused": [],
     }
