@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -136,22 +136,32 @@ def latency(ctx: Context) -> dict[str, Any]:
     """Commit -> first provider request, one transition at a time."""
     count, warmup = ctx.options.size(1000, 100), ctx.options.size(50, 10)
     url = peer_database(ctx, "peer_latency", count + warmup)
+    result = _timed_transitions(ctx, url, count, warmup, workers(ctx, url, 1))
+    stats = result["latency_ms"]
+    print_table(
+        f"PGQueuer latency: UPDATE commit -> provider request, {count} transitions (ms)",
+        ["measured", "p50", "p95", "p99", "max", "mean"],
+        [[c, s["p50"], s["p95"], s["p99"], s["max"], s["mean"]] for c, s in stats.items()],
+    )
+    return result
+
+
+def _timed_transitions(
+    ctx: Context, url: str, count: int, warmup: int, running: AbstractContextManager[Any]
+) -> dict[str, Any]:
+    """`warmup` then `count` MATCHED invoices moved into review one at a time (only the
+    `count` timed) while `running` (the reactor or the peer) is up; then drop `url`."""
     ids = invoice_ids(url, "MATCHED", count + warmup)
     ctx.providers.reset()
     ctx.providers.set_delay(0)
-    with workers(ctx, url, 1):
+    with running:
         measure_transitions(ctx, url, ids[:warmup])
         handshakes_before = ctx.providers.handshakes()
         samples = measure_transitions(ctx, url, ids[warmup:])
         handshakes = {k: v - handshakes_before[k] for k, v in ctx.providers.handshakes().items()}
     ctx.postgres.drop(url)
     stats = {c: summary_ms([s[c] for s in samples]) for c in ("first", "email", "sms")}
-    print_table(
-        f"PGQueuer latency: UPDATE commit -> provider request, {count} transitions (ms)",
-        ["measured", "p50", "p95", "p99", "max", "mean"],
-        [[c, s["p50"], s["p95"], s["p99"], s["max"], s["mean"]] for c, s in stats.items()],
-    )
-    return {"transitions": count, "latency_ms": stats, "tls_handshakes": handshakes}
+    return {"transitions": len(samples), "latency_ms": stats, "tls_handshakes": handshakes}
 
 
 def throughput(ctx: Context, processes: int) -> dict[str, Any]:
@@ -188,28 +198,15 @@ def reactor_latency(ctx: Context) -> dict[str, Any]:
     with connect(url, autocommit=True) as conn:
         load_invoices(conn, count + warmup)
         conn.execute("VACUUM ANALYZE invoices")
-    ids = invoice_ids(url, "MATCHED", count + warmup)
-    ctx.providers.reset()
-    ctx.providers.set_delay(0)
     env = reactor_env(url, ctx.providers, ctx.options.concurrency[0], **ctx.options.settings)
-    with reactors(env, 1, ctx.log_dir, "side-latency"):
-        measure_transitions(ctx, url, ids[:warmup])
-        handshakes_before = ctx.providers.handshakes()
-        samples = measure_transitions(ctx, url, ids[warmup:])
-        handshakes = {k: v - handshakes_before[k] for k, v in ctx.providers.handshakes().items()}
-    ctx.postgres.drop(url)
-    stats = {c: summary_ms([s[c] for s in samples]) for c in ("first", "email", "sms")}
-    return {"transitions": count, "latency_ms": stats, "tls_handshakes": handshakes}
+    return _timed_transitions(
+        ctx, url, count, warmup, reactors(env, 1, ctx.log_dir, "side-latency")
+    )
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
     """The run with the median `key` (the middle one of an odd count)."""
     return sorted(runs, key=lambda r: r[key])[len(runs) // 2]
-
-
-def _handshakes_per_1000(run: dict[str, Any]) -> float:
-    """Handshakes per 1,000 messages per process: each process's share of both."""
-    return round(sum(run["tls_handshakes"].values()) * 1000 / run["deliveries"], 1)
 
 
 def side_by_side(ctx: Context) -> dict[str, Any]:
@@ -234,13 +231,12 @@ def side_by_side(ctx: Context) -> dict[str, Any]:
                 "reactor_runs": [r["deliveries_per_second"] for r in ours],
                 "peer_runs": [r["messages_per_second"] for r in theirs],
                 "reactor_peak_rss_mb": max(r["peak_rss_mb"] for r in ours),
-                "reactor_handshakes_per_1000_messages_per_process": _handshakes_per_1000(
-                    {
-                        "tls_handshakes": mine["tls_handshakes"] or {},
-                        "deliveries": mine["deliveries"],
-                    }
+                "reactor_handshakes_per_1000_messages_per_process": (
+                    mine["tls_handshakes_per_1000_messages_per_process"] or 0
                 ),
-                "peer_handshakes_per_1000_messages_per_process": _handshakes_per_1000(peer),
+                "peer_handshakes_per_1000_messages_per_process": round(
+                    sum(peer["tls_handshakes"].values()) * 1000 / peer["deliveries"], 1
+                ),
             }
         )
     latency_ratio = {

@@ -39,6 +39,9 @@ from bench.common import (
     say,
     set_triggers,
 )
+from reactor.policy.matching import routes
+from reactor.policy.rules import implicit_rules
+from reactor.recipients import parse_recipients
 from reactor.resources import sql
 
 TARGET_EMPTY_PASS_MS = 20.0
@@ -63,8 +66,12 @@ def pass_params() -> dict[str, dict[str, Any]]:
             **common,
             "limit": batch,
             "claim_episodes": max(1, room // recipients),
-            "methods": ["email", "sms"],
-            "recipients": [EMAIL_RECIPIENT, SMS_RECIPIENT],
+            # the implicit rule: both recipients, every invoice
+            "routes": routes(
+                implicit_rules(parse_recipients(f"{EMAIL_RECIPIENT},{SMS_RECIPIENT}"))
+            ),
+            "read_fields": False,
+            "default_currency": field_default("default_currency"),
         },
         "claim_due": {
             **common,

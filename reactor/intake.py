@@ -15,7 +15,7 @@ from functools import cached_property
 from reactor.claims import to_send
 from reactor.config import Settings
 from reactor.deliveries import Delivery, DrainReport
-from reactor.policy.matching import routes
+from reactor.policy.matching import reads_invoice, routes
 from reactor.store import Store
 
 
@@ -31,6 +31,11 @@ class Intake:
         """The rules as the intake statement reads them (JSON), built once."""
         return routes(self.settings.rules)
 
+    @cached_property
+    def read_fields(self) -> bool:
+        """Whether routing reads every taken invoice's fields (some rule has a condition)."""
+        return reads_invoice(self.settings.rules)
+
     async def take(
         self, room: int, paused: Sequence[str], report: DrainReport
     ) -> tuple[list[Delivery], bool, bool]:
@@ -41,6 +46,7 @@ class Intake:
             limit=limit,
             claim_episodes=max(1, room // max(1, len(recipients))),
             routes=self.routes,
+            read_fields=self.read_fields,
             default_currency=self.settings.default_currency,
             lease_seconds=self.settings.lease_seconds,
             paused=list(paused),

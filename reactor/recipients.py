@@ -78,14 +78,11 @@ def parse_recipients(raw: str, default_region: str | None = "US") -> RecipientLi
         entry = part.strip()
         if not entry:
             continue
-        if "@" in entry:
-            recipient = _parse_email(entry)
-            if recipient is None:
-                rejected[f"{mask_email(entry)} (not a valid email address)"] = None
-        else:
-            recipient = _parse_phone(entry, region)
-            if recipient is None:
-                rejected[f"{mask_phone(entry)} (not a valid phone number)"] = None
+        recipient = parse_recipient(entry, region)
         if recipient is not None:
             recipients[recipient] = None
+        elif "@" in entry:
+            rejected[f"{mask_email(entry)} (not a valid email address)"] = None
+        else:
+            rejected[f"{mask_phone(entry)} (not a valid phone number)"] = None
     return RecipientList(tuple(recipients), tuple(rejected))

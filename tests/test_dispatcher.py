@@ -147,6 +147,7 @@ def test_a_late_outcome_from_an_expired_lease_never_overwrites_the_new_claim(
             [{"rule_position": 0, "rule_name": "default", "method": "email", "recipient": EMAIL}]
         ),
         "default_currency": "USD",
+        "read_fields": False,
         "lease_seconds": 60,
         "paused": [],
     }

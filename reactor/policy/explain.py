@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from uuid import UUID
 
 from reactor.config import Settings
@@ -36,34 +37,28 @@ def format_rules(rules: Rules) -> str:
     )
 
 
-def explain(rules: Rules, facts: InvoiceFacts, in_review: bool, default_currency: str) -> str:
+def explain(rules: Rules, facts: InvoiceFacts, status: str, default_currency: str) -> str:
     """Who would be told about an invoice with these facts, on which channel, and why."""
     told = notices_for(rules, facts, default_currency)
     head = (
-        f"amount {facts.amount if facts.amount is not None else '-'}, "
+        f"status {status}, amount {facts.amount if facts.amount is not None else '-'}, "
         f"currency {facts.currency or default_currency}, vendor {facts.vendor or '-'}"
     )
     if not told:
         return f"{head}\nno rule applies: nobody would be told"
-    when = "at once when it enters review" if not in_review else "at once (it is in review)"
-    rows = [(r.address, r.channel.value, rule.name, when) for r, rule in told]
+    rows = [(r.address, r.channel.value, rule.name, "on entering review") for r, rule in told]
     return head + "\n" + render_table(["recipient", "channel", "rule", "when"], rows)
 
 
 def run_explain(settings: Settings, database_url: str, invoice_id: UUID) -> str | None:
     """`reactor rules explain`: None when there is no such invoice."""
 
-    async def facts() -> dict[str, object]:
+    async def facts() -> dict[str, Any]:
         async with open_store(database_url) as store:
             return await store.invoice_facts(invoice_id)
 
     row = asyncio.run(facts())
     if not row:
         return None
-    invoice = InvoiceFacts(
-        amount_of(str(row["total_amount"]) if row["total_amount"] is not None else None),
-        row["currency"],  # type: ignore[arg-type]
-        row["vendor_name"],  # type: ignore[arg-type]
-    )
-    in_review = row["matched_status"] == "NEEDS_REVIEW"
-    return explain(settings.rules, invoice, in_review, settings.default_currency)
+    invoice = InvoiceFacts(amount_of(row["total_amount"]), row["currency"], row["vendor_name"])
+    return explain(settings.rules, invoice, row["matched_status"], settings.default_currency)

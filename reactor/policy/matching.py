@@ -71,6 +71,14 @@ def glob_to_like(glob: str) -> str:
     return escaped.replace("*", "%").replace("?", "_")
 
 
+def reads_invoice(rules: Rules) -> bool:
+    """Whether any rule has a condition, so that routing must read the invoice's fields."""
+    return any(
+        r.min_amount is not None or r.max_amount is not None or r.currencies or r.vendors
+        for r in rules.rules
+    )
+
+
 def routes(rules: Rules) -> str:
     """The rules as the intake statement's `routes` parameter (JSON, one row per recipient)."""
     rows = []

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reactor.masking import mask_email, mask_phone
+from reactor.masking import mask_recipient
 from reactor.policy.durations import parse_duration
 from reactor.recipients import Recipient, RecipientList, parse_recipient, parse_recipients
 
@@ -36,7 +36,6 @@ class RecipientDetails:
 
     recipient: Recipient
     timezone: str
-    quiet_hours: tuple[time, time] | None = None
 
 
 @dataclass(frozen=True)
@@ -59,21 +58,11 @@ class Rules:
     recipients: dict[str, RecipientDetails]
     source: str  # the file, or NOTIFICATION_RECIPIENTS for the implicit rule
 
-    def details(self, recipient: Recipient, default_timezone: str) -> RecipientDetails:
-        """The file's details for a recipient, or the defaults."""
-        return self.recipients.get(recipient.address) or RecipientDetails(
-            recipient, default_timezone
-        )
-
 
 def implicit_rules(recipients: RecipientList) -> Rules:
     """No rules file: every recipient hears about every invoice."""
     rule = Rule(DEFAULT_RULE, recipients.recipients)
     return Rules((rule,), {}, "NOTIFICATION_RECIPIENTS")
-
-
-def _masked(entry: str) -> str:
-    return mask_email(entry) if "@" in entry else mask_phone(entry)
 
 
 class _Reader:
@@ -95,7 +84,8 @@ class _Reader:
         parsed = parse_recipient(entry, self.region)
         if parsed is None:
             raise self.fail(
-                field, f"{_masked(entry)} is neither a valid email address nor a phone number"
+                field,
+                f"{mask_recipient(entry)} is neither a valid email address nor a phone number",
             )
         return parsed
 

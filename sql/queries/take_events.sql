@@ -34,18 +34,27 @@ WITH taken AS (
         SELECT 1 FROM review_episodes newer
         WHERE newer.invoice_id = e.invoice_id AND newer.entered_at > e.entered_at
     )
+), facts AS (
+    -- Each current episode's invoice, as the rules and the messages read it; read
+    -- only where it is needed (%(read_fields)s: the rules have conditions), or for
+    -- the episodes claimed at once, so that a bulk's rows left due do not pay for it.
+    SELECT e.id AS episode_id, e.invoice_id, e.entered_at, e.position, i.matched_status,
+           m.invoice_number, m.vendor_name, m.total_amount, m.currency
+    FROM current_episodes e
+    LEFT JOIN invoices i ON i.id = e.invoice_id
+    CROSS JOIN LATERAL reactor_message_fields(
+        CASE WHEN %(read_fields)s OR e.position <= %(claim_episodes)s THEN to_jsonb(i) END
+    ) m
 ), routed AS (
     -- The rules (%(routes)s: one JSON row per rule and recipient, in file order) that
     -- apply to each invoice; a recipient named by several gets one row, the first rule's.
-    SELECT DISTINCT ON (e.id, r.method, r.recipient)
-           e.id AS episode_id, e.invoice_id, e.position, r.method, r.recipient, r.rule_name,
-           i.matched_status
-    FROM current_episodes e
-    LEFT JOIN invoices i ON i.id = e.invoice_id
-    CROSS JOIN LATERAL reactor_message_fields(to_jsonb(i)) m
+    SELECT DISTINCT ON (f.episode_id, r.method, r.recipient)
+           f.episode_id, f.invoice_id, f.position, r.method, r.recipient, r.rule_name,
+           f.matched_status
+    FROM facts f
     CROSS JOIN LATERAL (
-        SELECT CASE WHEN m.total_amount ~ '^\s*[-+]?[0-9]+(\.[0-9]*)?\s*$'
-                    THEN m.total_amount::numeric END AS amount
+        SELECT CASE WHEN f.total_amount ~ '^\s*[-+]?[0-9]+(\.[0-9]*)?\s*$'
+                    THEN f.total_amount::numeric END AS amount
     ) a
     JOIN jsonb_to_recordset(%(routes)s::jsonb) AS r (
         rule_position int, rule_name text, method text, recipient text,
@@ -53,9 +62,9 @@ WITH taken AS (
     ) ON (r.min_amount IS NULL OR a.amount >= r.min_amount)
      AND (r.max_amount IS NULL OR a.amount <= r.max_amount)
      AND (r.currencies IS NULL
-          OR upper(coalesce(m.currency, %(default_currency)s)) = ANY (r.currencies))
-     AND (r.vendors IS NULL OR coalesce(m.vendor_name, '') ILIKE ANY (r.vendors))
-    ORDER BY e.id, r.method, r.recipient, r.rule_position
+          OR upper(coalesce(f.currency, %(default_currency)s)) = ANY (r.currencies))
+     AND (r.vendors IS NULL OR coalesce(f.vendor_name, '') ILIKE ANY (r.vendors))
+    ORDER BY f.episode_id, r.method, r.recipient, r.rule_position
 ), candidates AS (
     SELECT episode_id, invoice_id, method, recipient, rule_name,
            coalesce(matched_status = 'NEEDS_REVIEW', false) AS in_review,
@@ -80,12 +89,10 @@ WITH taken AS (
               n.claim_token
 ), deliveries AS (
     SELECT ins.id, ins.claim_token, ins.invoice_id, ins.method, ins.recipient, ins.attempts, ins.status,
-           e.entered_at AS event_created_at,
-           m.invoice_number, m.vendor_name, m.total_amount, m.currency
+           f.entered_at AS event_created_at,
+           f.invoice_number, f.vendor_name, f.total_amount, f.currency
     FROM inserted ins
-    JOIN episodes e ON e.id = ins.episode_id
-    LEFT JOIN invoices i ON i.id = ins.invoice_id
-    CROSS JOIN LATERAL reactor_message_fields(to_jsonb(i)) m
+    JOIN facts f ON f.episode_id = ins.episode_id
     WHERE ins.status <> 'PENDING'
 )
 SELECT (SELECT count(*) FROM taken) AS taken_events,
