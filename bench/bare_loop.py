@@ -2,25 +2,43 @@
 
 Runs as its own process (`python -m bench.bare_loop CONFIG_JSON`), like a reactor, so
 it has its own interpreter lock rather than sharing the bench's with the fakes. It
-uses the reactor's own transports (the same SDK calls, one client per worker thread,
-the SendGrid SDK's new connection per request) on a ThreadPoolExecutor of the same
-concurrency. Messages are rendered before the clock starts: the loop does nothing
-but SDK calls. Protocol: prints `ready`, waits for a line on stdin, runs, prints one
-JSON line with its own timings.
+uses the reactor's own transports (the same SDK calls over the same kept-alive
+sessions) from as many asyncio tasks as the reactor's SEND_CONCURRENCY. Messages are
+rendered before the clock starts: the loop does nothing but SDK calls. Protocol: prints
+`ready`, waits for a line on stdin, runs, prints one JSON line with its own timings.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 from reactor.messages import InvoiceView
 from reactor.messages.renderer import MessageRenderer
 from reactor.transports.sendgrid import SendGridTransport
 from reactor.transports.twilio import TwilioTransport
+
+
+async def send_all(jobs: list, concurrency: int, transports: tuple) -> int:
+    """Send every job from `concurrency` tasks; return how many failed."""
+    pending = iter(jobs)
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        for transport, recipient, message in pending:
+            try:
+                await transport.send(recipient, message)
+            except Exception:
+                errors += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    for transport in transports:
+        await transport.close()
+    return errors
 
 
 def main(argv: list[str]) -> int:
@@ -59,12 +77,7 @@ def main(argv: list[str]) -> int:
 
     cpu_started = time.process_time()
     started = time.time()
-    errors = 0
-    with ThreadPoolExecutor(config["concurrency"], thread_name_prefix="send") as pool:
-        futures = [pool.submit(t.send, recipient, message) for t, recipient, message in jobs]
-        for future in futures:
-            if future.exception() is not None:
-                errors += 1
+    errors = asyncio.run(send_all(jobs, config["concurrency"], (email, sms)))
     finished = time.time()
     result = {
         "deliveries": len(jobs),

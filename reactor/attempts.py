@@ -1,4 +1,4 @@
-"""One delivery attempt, on a sender thread: render, send, and decide from the answer."""
+"""One delivery attempt, in a sender task: render, send, and decide from the answer."""
 
 from __future__ import annotations
 
@@ -43,12 +43,12 @@ class Attempts:
         self._channels = channels
         self._policy = policy
 
-    def prepare_thread(self) -> None:
-        """Build this thread's SDK clients before its first send."""
+    async def close(self) -> None:
+        """Close every transport's kept-alive connections."""
         for transport in self._transports.values():
-            transport.prepare_thread()
+            await transport.close()
 
-    def make(self, delivery: Delivery) -> Outcome:
+    async def make(self, delivery: Delivery) -> Outcome:
         """Send one delivery, unless its channel was paused while it waited."""
         try:
             state = self._channels[delivery.channel]
@@ -56,12 +56,12 @@ class Attempts:
             if pause_left > 0:
                 failure_class, error = state.last_failure()
                 return _outcome(delivery, held_while_paused(failure_class, pause_left), error)
-            return self._send(delivery)
-        except Exception as error:  # never let a bug kill the thread and leak its slot
+            return await self._send(delivery)
+        except Exception as error:  # never let a bug kill the task and leak its slot
             log.exception("unexpected error in a sender", delivery_id=delivery.id)
             return self._failed(delivery, SendError(FailureClass.TRANSIENT, repr(error)))
 
-    def _send(self, delivery: Delivery) -> Outcome:
+    async def _send(self, delivery: Delivery) -> Outcome:
         transport = self._transports[delivery.channel]
         channel = delivery.channel.value
         started = time.perf_counter()
@@ -73,7 +73,7 @@ class Attempts:
             with structlog.contextvars.bound_contextvars(
                 invoice_id=delivery.invoice.invoice_id, channel=channel, delivery_id=delivery.id
             ):
-                message_id = transport.send(delivery.recipient, message)
+                message_id = await transport.send(delivery.recipient, message)
         except SendError as error:
             metrics.SEND_ATTEMPTS.labels(channel, error.failure.value).inc()
             return self._failed(delivery, error)

@@ -1,11 +1,10 @@
 """Each channel's live state in this process: paused until, last success and last failure.
 
-Written by the sender threads, read by the claim path and the probes: one lock each.
+Written by the sender tasks, read by the claim path and the probes, all on the event loop.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +15,6 @@ class ChannelState:
 
     def __init__(self, transport: str) -> None:
         self.transport = transport
-        self._lock = threading.Lock()
         self._paused_until = 0.0  # time.monotonic()
         self._last_success_at: datetime | None = None
         self._last_failure_at: datetime | None = None
@@ -25,43 +23,37 @@ class ChannelState:
 
     def paused_for(self) -> float:
         """Seconds left in the pause, 0 when not paused."""
-        with self._lock:
-            return max(0.0, self._paused_until - time.monotonic())
+        return max(0.0, self._paused_until - time.monotonic())
 
     def pause(self, seconds: float) -> None:
         """Pause the channel in this process for `seconds` (a longer pause is kept)."""
-        with self._lock:
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     def succeeded(self) -> None:
         """A provider accepted a message."""
-        with self._lock:
-            self._last_success_at = datetime.now(UTC)
+        self._last_success_at = datetime.now(UTC)
 
     def failed(self, failure_class: str, masked_error: str) -> None:
         """A send failed; the error text is already masked (it is shown by the probes)."""
-        with self._lock:
-            self._last_failure_at = datetime.now(UTC)
-            self._last_failure_class = failure_class
-            self._last_error = masked_error
+        self._last_failure_at = datetime.now(UTC)
+        self._last_failure_class = failure_class
+        self._last_error = masked_error
 
     def last_failure(self) -> tuple[str | None, str | None]:
         """(failure class, masked error) of the last failure."""
-        with self._lock:
-            return self._last_failure_class, self._last_error
+        return self._last_failure_class, self._last_error
 
     def snapshot(self) -> dict[str, Any]:
         """Everything above, for /health/status (times as ISO strings)."""
-        with self._lock:
-            paused = max(0.0, self._paused_until - time.monotonic())
-            return {
-                "transport": self.transport,
-                "last_success_at": _iso(self._last_success_at),
-                "last_failure_at": _iso(self._last_failure_at),
-                "last_failure_class": self._last_failure_class,
-                "last_error": self._last_error,
-                "paused_for_seconds": round(paused, 1),
-            }
+        paused = max(0.0, self._paused_until - time.monotonic())
+        return {
+            "transport": self.transport,
+            "last_success_at": _iso(self._last_success_at),
+            "last_failure_at": _iso(self._last_failure_at),
+            "last_failure_class": self._last_failure_class,
+            "last_error": self._last_error,
+            "paused_for_seconds": round(paused, 1),
+        }
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -1,8 +1,8 @@
-"""Sender threads: the hand-off from the event loop, in-flight accounting and a graceful stop.
+"""Sender tasks: the hand-off from the dispatcher, in-flight accounting and a graceful stop.
 
-Claimed deliveries go on a queue served by SEND_CONCURRENCY threads (the SDKs
-block). Outcomes come back to the event loop and are written in batches. A thread
-takes its next delivery only once its last outcome is committed, so at most
+Claimed deliveries go on a queue served by SEND_CONCURRENCY tasks on the event
+loop (the transports are asynchronous). Outcomes are written back in batches. A
+task takes its next delivery only once its last outcome is committed, so at most
 SEND_CONCURRENCY rows are ever sent but not yet recorded: that bounds the
 duplicates a crash can cause.
 """
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -28,7 +26,7 @@ log = structlog.get_logger("reactor.senders")
 
 
 class Senders:
-    """A pool of sender threads with bounded claims in flight."""
+    """A pool of sender tasks with bounded claims in flight."""
 
     def __init__(
         self,
@@ -42,22 +40,19 @@ class Senders:
         self.on_recorded: Callable[[list[Outcome]], None] = lambda outcomes: None
         self.concurrency = concurrency
         self._max_claimed = 2 * concurrency  # claim one round ahead of the senders
-        self._queue: queue.SimpleQueue[Delivery | None] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.claimed = 0  # claimed by this process, outcome not yet committed (loop thread)
+        self._queue: asyncio.Queue[Delivery | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.claimed = 0  # claimed by this process, outcome not yet committed
         self._room = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
-        # Filled by sender threads, emptied by the flusher on the loop thread.
-        self._lock = threading.Lock()
-        self._outcomes: list[tuple[Outcome, threading.Event]] = []
+        # Filled by the sender tasks, emptied by the flusher.
+        self._outcomes: list[tuple[Outcome, asyncio.Future[None]]] = []
         self._releases: list[Delivery] = []
-        self._flush_requested = False
         self._flusher: asyncio.Task[None] | None = None
 
-    # -- the loop side ---------------------------------------------------------
+    # -- the dispatcher's side -------------------------------------------------
 
     def room(self) -> int:
         """How many more rows this process may claim now."""
@@ -73,66 +68,49 @@ class Senders:
         await self._room.wait()
 
     def submit(self, deliveries: Sequence[Delivery]) -> None:
-        """Queue claimed deliveries for the threads (starting them the first time)."""
+        """Queue claimed deliveries for the sender tasks (starting them the first time)."""
         self._start()
         self.claimed += len(deliveries)
         if self.claimed:
             self._idle.clear()
-        # SMS first: a Twilio call costs about a third of the CPU of a SendGrid call,
-        # and the senders share one interpreter lock, so the first recipient of a
-        # fresh invoice hears sooner this way.
+        # SMS first: a Twilio call costs less CPU than a SendGrid call, so the first
+        # recipient of a fresh invoice hears sooner this way.
         for delivery in sorted(deliveries, key=lambda d: d.channel is not Channel.SMS):
-            self._queue.put(delivery)
+            self._queue.put_nowait(delivery)
 
     async def wait_idle(self) -> None:
         """Wait until every claimed delivery's outcome is committed."""
         await self._idle.wait()
 
     def _start(self) -> None:
-        if self._threads:
+        if self._tasks:
             return
-        self._loop = asyncio.get_running_loop()
-        for number in range(self.concurrency):
-            thread = threading.Thread(target=self._work, name=f"send-{number}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"send-{number}")
+            for number in range(self.concurrency)
+        ]
 
-    # -- the threads -----------------------------------------------------------
+    # -- the sender tasks ------------------------------------------------------
 
-    def _work(self) -> None:
-        """A sender thread: take a delivery, send it, wait until its outcome is committed."""
-        self._attempts.prepare_thread()
-        while (delivery := self._queue.get()) is not None:
+    async def _work(self) -> None:
+        """A sender: take a delivery, send it, wait until its outcome is committed."""
+        loop = asyncio.get_running_loop()
+        while (delivery := await self._queue.get()) is not None:
             if self._stopping:  # claimed before the stop: give it back unsent
-                self._hand_back(release=delivery)
+                self._releases.append(delivery)
+                self._schedule_flush()
                 continue
-            outcome = self._attempts.make(delivery)
-            recorded = threading.Event()
-            self._hand_back(outcome=(outcome, recorded))
-            recorded.wait()
-
-    def _hand_back(
-        self,
-        outcome: tuple[Outcome, threading.Event] | None = None,
-        release: Delivery | None = None,
-    ) -> None:
-        """From a sender thread: queue an outcome (or a release) for the flusher."""
-        with self._lock:
-            if outcome is not None:
-                self._outcomes.append(outcome)
-            if release is not None:
-                self._releases.append(release)
-            wake_flusher = not self._flush_requested
-            self._flush_requested = True
-        if wake_flusher:
-            assert self._loop is not None
-            self._loop.call_soon_threadsafe(self._schedule_flush)
+            outcome = await self._attempts.make(delivery)
+            recorded = loop.create_future()
+            self._outcomes.append((outcome, recorded))
+            self._schedule_flush()
+            await recorded
 
     # -- recording -------------------------------------------------------------
 
     def _schedule_flush(self) -> None:
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+            self._flusher = asyncio.create_task(self._flush(), name="record-outcomes")
 
     async def _flush(self) -> None:
         """Write handed-back outcomes until none are left; a dead database is waited out."""
@@ -145,20 +123,18 @@ class Senders:
                 error=repr(state.outcome.exception()) if state.outcome else None,
             ),
         )
-        while True:
-            with self._lock:
-                batch, self._outcomes = self._outcomes, []
-                releases, self._releases = self._releases, []
-                if not batch and not releases:
-                    self._flush_requested = False
-                    return
+        # Let every send that finishes in this turn of the loop join the batch.
+        await asyncio.sleep(0)
+        while self._outcomes or self._releases:
+            batch, self._outcomes = self._outcomes, []
+            releases, self._releases = self._releases, []
             outcomes = [outcome for outcome, _ in batch]
             async for attempt in retrying:
                 with attempt:
                     await self._recorder.write(outcomes, releases)
             self.on_recorded(outcomes)
             for _, recorded in batch:
-                recorded.set()
+                recorded.set_result(None)
             self.claimed -= len(batch) + len(releases)
             if self.room() >= self.concurrency:
                 self._room.set()
@@ -168,26 +144,23 @@ class Senders:
     # -- stopping --------------------------------------------------------------
 
     def stop_claiming(self) -> None:
-        """From now on the threads give back what they take instead of sending it."""
+        """From now on the sender tasks give back what they take instead of sending it."""
         self._stopping = True
         self._room.set()
 
     async def stop(self, deadline: float) -> None:
-        """Give back the queued rows, wait for sends in flight until `deadline`, end threads.
+        """Give back the queued rows, wait for sends in flight until `deadline`, end the tasks.
 
         A send still running after the deadline keeps its lease, which expires so
         that another process retries it.
         """
         self.stop_claiming()
-        unsent = []
-        with contextlib.suppress(queue.Empty):
+        with contextlib.suppress(asyncio.QueueEmpty):
             while True:
                 delivery = self._queue.get_nowait()
                 if delivery is not None:
-                    unsent.append(delivery)
-        if unsent:
-            with self._lock:
-                self._releases.extend(unsent)
+                    self._releases.append(delivery)
+        if self._releases:
             self._schedule_flush()
         try:
             if not self._idle.is_set():
@@ -198,5 +171,8 @@ class Senders:
                 "leases will expire and another process will retry them",
                 count=self.claimed,
             )
-        for _ in self._threads:
-            self._queue.put(None)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self._attempts.close()

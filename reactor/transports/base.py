@@ -11,16 +11,17 @@ from reactor.recipients import Channel
 class Transport(Protocol):
     """Delivers messages of one channel. `send` returns the provider's message id.
 
-    A failure is raised as `reactor.decisions.SendError`, classified there.
+    Sends run as tasks on the event loop, many at once. A failure is raised as
+    `reactor.decisions.SendError`, classified there.
     """
 
     name: str
     channel: Channel
 
-    def send(self, recipient: str, message: Message) -> str:
+    async def send(self, recipient: str, message: Message) -> str:
         """Send, or raise SendError."""
         ...
 
-    def prepare_thread(self) -> None:
-        """Build this thread's SDK client now, so the first send does not pay for it."""
+    async def close(self) -> None:
+        """Close kept-alive connections (the transport reopens them if used again)."""
         ...

@@ -21,10 +21,7 @@ class ConsoleTransport:
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
 
-    def prepare_thread(self) -> None:
-        """Nothing to prepare."""
-
-    def send(self, recipient: str, message: Message) -> str:
+    async def send(self, recipient: str, message: Message) -> str:
         """Log the message with the recipient masked; return a local message id."""
         message_id = f"console-{uuid.uuid4().hex[:16]}"
         if isinstance(message, str):
@@ -43,3 +40,6 @@ class ConsoleTransport:
                 message_id=message_id,
             )
         return message_id
+
+    async def close(self) -> None:
+        """Nothing to close."""

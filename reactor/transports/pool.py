@@ -1,24 +1,22 @@
-"""One keep-alive connection pool per provider host, shared by every sender thread.
+"""One keep-alive HTTP session per provider, shared by every sender task on the event loop.
 
-urllib3's pool costs about half the CPU per request of httpx or requests on the
-sender threads' hot path (they share one interpreter lock), and it is thread-safe.
-Over HTTPS each pooled connection pays its TLS handshake once, not per message.
+Sends run as asyncio tasks on aiohttp (the library the Twilio SDK's own async
+client is built on): measured against the bench's fakes over HTTPS, one event loop
+spends about a third of the CPU per request that 80 threads contending for the
+interpreter lock did on urllib3 (bench/results/NOTES.md). Over HTTPS each pooled
+connection pays its TLS handshake once, not per message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
-import urllib3
-from urllib3.util import Retry, parse_url
+import aiohttp
 
-# A request never re-sent once it may have reached the provider: only failures to
-# connect are retried here; everything else is the retry policy's decision.
-CONNECT_RETRIES = Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0)
-
-# What a request through the pool raises instead of answering: refused, reset and
-# timed-out connections, TLS failures.
-POOL_ERRORS = (urllib3.exceptions.HTTPError, OSError)
+# What a request raises instead of answering: refused, reset and timed-out
+# connections, TLS failures. aiohttp never re-sends a request on its own.
+POOL_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
 def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
@@ -26,30 +24,51 @@ def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_bundle)
 
 
-def connection_pool(
-    base_url: str,
-    *,
-    ca_bundle: str | None,
-    size: int,
-    timeout: float,
-    headers: dict[str, str] | None = None,
-) -> urllib3.HTTPConnectionPool:
-    """A blocking pool of at most `size` keep-alive connections to `base_url`'s host."""
-    url = parse_url(base_url)
-    options = {
-        "maxsize": size,
-        "block": True,  # wait for a free connection rather than open and drop one
-        "timeout": urllib3.Timeout(connect=timeout, read=timeout),
-        "retries": CONNECT_RETRIES,
-        "headers": headers or {},
-    }
-    if url.scheme == "https":
-        return urllib3.HTTPSConnectionPool(
-            url.host, url.port, ssl_context=tls_context(ca_bundle), **options
-        )
-    return urllib3.HTTPConnectionPool(url.host, url.port, **options)
+class ProviderSession:
+    """A lazily opened aiohttp session of at most `size` keep-alive connections.
+
+    Opened on first use, inside the running event loop (aiohttp binds a session to
+    its loop), so a transport can be built before the loop starts.
+    """
+
+    def __init__(
+        self,
+        *,
+        ca_bundle: str | None,
+        size: int,
+        timeout: float,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self._ca_bundle = ca_bundle
+        self._size = size
+        self._timeout = timeout
+        self._headers = headers or {}
+        self._session: aiohttp.ClientSession | None = None
+
+    def get(self) -> aiohttp.ClientSession:
+        """The session, opened on the first call."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._size,
+                ssl=tls_context(self._ca_bundle),
+                enable_cleanup_closed=False,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                # A provider API sets no cookie we would want to send back.
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the pooled connections."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
 
 
 def path_prefix(base_url: str) -> str:
-    """The path part of a base URL, without its trailing slash ("" for none)."""
-    return (parse_url(base_url).path or "").rstrip("/")
+    """The base URL without its trailing slash."""
+    return base_url.rstrip("/")
