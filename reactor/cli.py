@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from reactor import __version__
@@ -160,6 +161,15 @@ def _require_current_schema(database_url: str) -> str:
     return head
 
 
+def run_event_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Run the service's coroutine on uvloop where it is installed, else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:  # Windows: uvloop does not exist there
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def cmd_run(settings: Settings) -> int:
     """Run the service."""
     from reactor.logs import configure_logging
@@ -169,7 +179,7 @@ def cmd_run(settings: Settings) -> int:
     configure_logging(settings.log_level, secrets=settings.secret_values())
     with database(settings, migrate=True) as url:
         revision = _require_current_schema(url) if settings.database_url else head_revision()
-        return asyncio.run(serve(settings, url, revision))
+        return run_event_loop(serve(settings, url, revision))
 
 
 def cmd_migrate(settings: DatabaseSettings) -> int:

@@ -106,7 +106,7 @@ class Settings(DatabaseSettings):
 
     # Delivery behaviour.
     provider_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    send_concurrency: int = Field(default=80, ge=1, le=512)
+    send_concurrency: int = Field(default=200, ge=1, le=1000)
     claim_batch_size: int = Field(default=200, ge=1, le=10_000)
     lease_seconds: int = Field(default=120, ge=5, le=3600)
     max_attempts: int = Field(default=15, ge=1, le=100)

@@ -137,3 +137,27 @@ def claimed_disposition(status: str) -> str:
     whose lease expired on its last attempt is FAILED; only SENDING rows are sent.
     """
     return {"SENDING": "send", "SKIPPED": "skipped", "FAILED": "failed"}.get(status, "ignore")
+
+
+# Requests to one provider kept in flight: the limit grows while answers come back
+# nearly as fast as the quickest lately seen (the provider is slow, not us: more
+# connections carry more), and shrinks once they take much longer (our event loop or
+# the provider is saturated: more connections would only cost TLS handshakes).
+GROW_WHILE_RTT_BELOW = 1.5  # times the quickest round trip lately seen
+SHRINK_WHEN_RTT_ABOVE = 2.5
+
+
+def next_in_flight_limit(
+    limit: int, rtt: float, min_rtt: float, *, floor: int, ceiling: int
+) -> int:
+    """A provider's in-flight limit after one answer that took `rtt` seconds.
+
+    Round trips that stay close to the quickest (`min_rtt`) mean requests are not
+    queueing anywhere: one more may go. Round trips well above it mean they queue:
+    one fewer. In between the limit holds, so it settles instead of oscillating.
+    """
+    if rtt <= min_rtt * GROW_WHILE_RTT_BELOW:
+        limit += 1
+    elif rtt > min_rtt * SHRINK_WHEN_RTT_ABOVE:
+        limit -= 1
+    return max(floor, min(ceiling, limit))

@@ -13,10 +13,16 @@ PHONE = "+14155552671"
 CONCURRENCY = 8
 
 
-def _env(url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio, ca: ThrowawayCA | None) -> dict:
+def _env(
+    url: str,
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
+    ca: ThrowawayCA | None,
+    concurrency: int = CONCURRENCY,
+) -> dict:
     env = {
         **service_env(url, sendgrid, twilio, f"{EMAIL},{PHONE}"),
-        "SEND_CONCURRENCY": str(CONCURRENCY),
+        "SEND_CONCURRENCY": str(concurrency),
         "RETRY_BASE_SECONDS": "3600",
         "LOG_LEVEL": "WARNING",
     }
@@ -45,9 +51,53 @@ def test_https_providers_reuse_their_connections(
         process.stop()
     counts = delivered(https_sendgrid, https_twilio)
     assert counts == {(r, i): 1 for i in [*ids, *singles] for r in (EMAIL, PHONE)}
-    # Kept-alive connections: at most one per sender thread, not one per message.
+    # Kept-alive connections: at most one per sender, not one per message.
     assert https_sendgrid.handshakes <= CONCURRENCY, https_sendgrid.handshakes
     assert https_twilio.handshakes <= CONCURRENCY, https_twilio.handshakes
+
+
+def _bulk_handshakes(
+    url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio, ca: ThrowawayCA, log: Path, count: int
+) -> tuple[int, int]:
+    """Send a bulk of `count` invoices with 64 senders; the TLS handshakes each fake took."""
+    process = ReactorProcess(_env(url, sendgrid, twilio, ca, concurrency=64), log).start()
+    try:
+        ids = insert_invoices(url, count, status="NEEDS_REVIEW")
+        sent = "SELECT count(*) FROM notifications WHERE status = 'SENT'"
+        wait_until(lambda: query(url, sent) == [(2 * count,)], timeout=90, what="all SENT")
+    finally:
+        process.stop()
+    assert delivered(sendgrid, twilio) == {(r, i): 1 for i in ids for r in (EMAIL, PHONE)}
+    return sendgrid.handshakes, twilio.handshakes
+
+
+def test_a_fast_provider_gets_a_few_connections_not_one_per_sender(
+    database_url: str,
+    https_sendgrid: FakeSendGrid,
+    https_twilio: FakeTwilio,
+    test_ca: ThrowawayCA,
+    tmp_path: Path,
+) -> None:
+    """64 senders, a provider answering at once: more connections would only add handshakes."""
+    handshakes = _bulk_handshakes(
+        database_url, https_sendgrid, https_twilio, test_ca, tmp_path / "r.log", 400
+    )
+    assert max(handshakes) <= 32, handshakes
+
+
+def test_a_slow_provider_gets_more_requests_in_flight(
+    database_url: str,
+    https_sendgrid: FakeSendGrid,
+    https_twilio: FakeTwilio,
+    test_ca: ThrowawayCA,
+    tmp_path: Path,
+) -> None:
+    """Answers that take 200 ms: the in-flight limit grows past its starting 8."""
+    https_sendgrid.delay = https_twilio.delay = 0.2
+    handshakes = _bulk_handshakes(
+        database_url, https_sendgrid, https_twilio, test_ca, tmp_path / "r.log", 200
+    )
+    assert min(handshakes) > 8, handshakes
 
 
 def test_without_the_bundle_the_providers_certificate_is_refused(

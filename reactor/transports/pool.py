@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
+
+from reactor.decisions import next_in_flight_limit
 
 # What a request raises instead of answering: refused, reset and timed-out
 # connections, TLS failures. aiohttp never re-sends a request on its own.
@@ -22,6 +27,61 @@ POOL_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     """Certificates checked against `ca_bundle`, else the system store (and SSL_CERT_FILE)."""
     return ssl.create_default_context(cafile=ca_bundle)
+
+
+class InFlightLimit:
+    """An adaptive cap on the requests in flight to one provider (`next_in_flight_limit`).
+
+    A slow provider gets as many requests in flight as SEND_CONCURRENCY allows; a
+    fast one only as many as keep it busy. Kept-alive connections follow the
+    requests in flight, so a bulk sent to a fast provider over HTTPS pays a handful
+    of TLS handshakes (and their buffers), not one per sender.
+    """
+
+    MIN_RTT_WINDOW_SECONDS = 10.0
+
+    def __init__(self, ceiling: int, initial: int = 8, floor: int = 8) -> None:
+        self.ceiling = max(1, ceiling)
+        self.floor = min(floor, self.ceiling)
+        self.limit = max(self.floor, min(initial, self.ceiling))
+        self.in_flight = 0
+        self._free = asyncio.Condition()
+        # The quickest round trip of this window and of the last: a provider that
+        # slows down for good stops being compared with how fast it once was.
+        self._min_rtt = self._last_min_rtt = float("inf")
+        self._window_ends = time.monotonic() + self.MIN_RTT_WINDOW_SECONDS
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the slots for a request; its round trip adjusts the limit."""
+        async with self._free:
+            await self._free.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+        started = time.monotonic()
+        answered = False
+        try:
+            yield
+            answered = True
+        finally:
+            self.in_flight -= 1
+            if answered:
+                self._sample(time.monotonic() - started)
+            async with self._free:
+                self._free.notify(max(1, self.limit - self.in_flight))
+
+    def _sample(self, rtt: float) -> None:
+        now = time.monotonic()
+        if now >= self._window_ends:
+            self._last_min_rtt, self._min_rtt = self._min_rtt, float("inf")
+            self._window_ends = now + self.MIN_RTT_WINDOW_SECONDS
+        self._min_rtt = min(self._min_rtt, rtt)
+        self.limit = next_in_flight_limit(
+            self.limit,
+            rtt,
+            min(self._min_rtt, self._last_min_rtt),
+            floor=self.floor,
+            ceiling=self.ceiling,
+        )
 
 
 class ProviderSession:
@@ -44,14 +104,26 @@ class ProviderSession:
         self._timeout = timeout
         self._headers = headers or {}
         self._session: aiohttp.ClientSession | None = None
+        self._limit: InFlightLimit | None = None
 
-    def get(self) -> aiohttp.ClientSession:
-        """The session, opened on the first call."""
-        if self._session is None or self._session.closed:
+    @asynccontextmanager
+    async def request(
+        self, method: str, url: str, **options: object
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """One request (no redirects) in one of the provider's in-flight slots."""
+        session, limit = self._open()
+        async with (
+            limit.slot(),
+            session.request(method, url, allow_redirects=False, **options) as response,  # type: ignore[arg-type]
+        ):
+            yield response
+
+    def _open(self) -> tuple[aiohttp.ClientSession, InFlightLimit]:
+        """The session and its limit, made on first use in the running loop."""
+        if self._session is None or self._session.closed or self._limit is None:
             connector = aiohttp.TCPConnector(
                 limit=self._size,
                 ssl=tls_context(self._ca_bundle),
-                enable_cleanup_closed=False,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -60,7 +132,13 @@ class ProviderSession:
                 # A provider API sets no cookie we would want to send back.
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
-        return self._session
+            self._limit = InFlightLimit(ceiling=self._size)
+        return self._session, self._limit
+
+    @property
+    def in_flight_limit(self) -> int:
+        """The current cap on requests in flight (0 before the first request)."""
+        return self._limit.limit if self._limit else 0
 
     async def close(self) -> None:
         """Close the pooled connections."""

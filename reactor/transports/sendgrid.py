@@ -71,9 +71,7 @@ class SendGridTransport:
         """Send the email; return SendGrid's X-Message-Id."""
         body = self.body(recipient, message)
         try:
-            async with self._session.get().post(
-                self._url, data=body, allow_redirects=False
-            ) as response:
+            async with self._session.request("POST", self._url, data=body) as response:
                 payload = await response.read()  # drained: the connection goes back to the pool
         except POOL_ERRORS as error:  # timeouts, refused and reset connections, TLS
             raise SendError(FailureClass.TRANSIENT, f"SendGrid unreachable: {error!r}") from None

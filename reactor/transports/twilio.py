@@ -61,9 +61,7 @@ class PooledHttpClient(AsyncHttpClient):
             body = urlencode(data, doseq=True)
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
-        async with self._session.get().request(
-            method.upper(), url, data=body, headers=headers, allow_redirects=False
-        ) as answer:
+        async with self._session.request(method.upper(), url, data=body, headers=headers) as answer:
             text = await answer.text("utf-8", "replace")
         _last_headers.set(answer.headers)
         return Response(answer.status, text, answer.headers)
