@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from uuid import UUID
 
 import structlog
 
@@ -21,7 +21,9 @@ from reactor.decisions import (
 )
 from reactor.deliveries import Delivery, Outcome
 from reactor.masking import mask_text
+from reactor.messages import Message
 from reactor.messages.renderer import MessageRenderer
+from reactor.policy.quiet import QuietHours
 from reactor.recipients import Channel
 from reactor.transports import Transport
 
@@ -37,11 +39,13 @@ class Attempts:
         renderer: MessageRenderer,
         channels: Mapping[Channel, ChannelState],
         policy: RetryPolicy,
+        quiet_hours: QuietHours | None = None,
     ) -> None:
         self._transports = transports
         self._renderer = renderer
         self._channels = channels
         self._policy = policy
+        self._quiet_hours = quiet_hours or QuietHours({})
 
     async def close(self) -> None:
         """Close every transport's kept-alive connections."""
@@ -49,13 +53,18 @@ class Attempts:
             await transport.close()
 
     async def make(self, delivery: Delivery) -> Outcome:
-        """Send one delivery, unless its channel was paused while it waited."""
+        """Send one delivery, unless its channel was paused or its recipient is in quiet hours."""
         try:
             state = self._channels[delivery.channel]
             pause_left = state.paused_for()
             if pause_left > 0:
                 failure_class, error = state.last_failure()
                 return _outcome(delivery, held_while_paused(failure_class, pause_left), error)
+            if delivery.channel is Channel.SMS:
+                now = datetime.now(UTC)
+                until = self._quiet_hours.held_until(delivery.recipient, now)
+                if until is not None:
+                    return self._held_for_quiet_hours(delivery, (until - now).total_seconds())
             return await self._send(delivery)
         except Exception as error:  # never let a bug kill the task and leak its slot
             log.exception("unexpected error in a sender", delivery_id=delivery.id)
@@ -66,10 +75,7 @@ class Attempts:
         channel = delivery.channel.value
         started = time.perf_counter()
         try:
-            if delivery.channel is Channel.EMAIL:
-                message: Any = self._renderer.email(delivery.invoice)
-            else:
-                message = self._renderer.sms(delivery.invoice)
+            message = self._render(delivery)
             with structlog.contextvars.bound_contextvars(
                 invoice_id=delivery.invoice.invoice_id, channel=channel, delivery_id=delivery.id
             ):
@@ -99,7 +105,47 @@ class Attempts:
             channel=channel,
             message_id=message_id,
         )
-        return Outcome(delivery.id, delivery.claim_token, "SENT", message_id=message_id)
+        return Outcome(
+            delivery.id,
+            delivery.claim_token,
+            "SENT",
+            message_id=message_id,
+            digest=_others(delivery),
+        )
+
+    def _render(self, delivery: Delivery) -> Message:
+        """The message: one invoice's (a notice or a reminder), or a digest's."""
+        email = delivery.channel is Channel.EMAIL
+        if delivery.digest:
+            invoices = [d.invoice for d in delivery.digest]
+            return (
+                self._renderer.digest_email(invoices)
+                if email
+                else self._renderer.digest_sms(invoices)
+            )
+        if email:
+            return self._renderer.email(delivery.invoice, delivery.reminder)
+        return self._renderer.sms(delivery.invoice, delivery.reminder)
+
+    @staticmethod
+    def _held_for_quiet_hours(delivery: Delivery, seconds: float) -> Outcome:
+        """Back to PENDING until the quiet hours end, the attempt given back."""
+        log.info(
+            "sms held for the recipient's quiet hours",
+            delivery_id=delivery.id,
+            invoice_id=delivery.invoice.invoice_id,
+            held_for_seconds=round(seconds),
+        )
+        metrics.DELIVERIES.labels(delivery.channel.value, "held").inc()
+        return Outcome(
+            delivery.id,
+            delivery.claim_token,
+            "PENDING",
+            retry_in=max(0.0, seconds),
+            refund=1,
+            held="quiet_hours",
+            digest=_others(delivery),
+        )
 
     def _failed(self, delivery: Delivery, error: SendError) -> Outcome:
         """Apply the decision for a failed send: the row's fate, the channel's pause."""
@@ -155,4 +201,10 @@ def _outcome(delivery: Delivery, decision: Decision, error: str | None) -> Outco
         error=error,
         retry_in=decision.retry_in,
         refund=decision.refund,
+        digest=_others(delivery),
     )
+
+
+def _others(delivery: Delivery) -> tuple[tuple[int, UUID], ...]:
+    """A digest's rows but the first, which share its outcome."""
+    return tuple(delivery.rows()[1:])

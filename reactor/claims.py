@@ -38,15 +38,19 @@ class Claims:
     store: Store
     settings: Settings
 
+    def params(self, room: int, paused: Sequence[str]) -> dict[str, Any]:
+        """The claim statement's parameters for `room` claimable rows."""
+        return {
+            "limit": min(self.settings.claim_batch_size, room),
+            "lease_seconds": self.settings.lease_seconds,
+            "max_attempts": self.settings.max_attempts,
+            "paused": list(paused),
+        }
+
     async def claim_due(
         self, room: int, paused: Sequence[str], report: DrainReport
     ) -> tuple[list[Delivery], bool]:
         """Claim up to `room` due rows; (deliveries to send, none left due)."""
-        limit = min(self.settings.claim_batch_size, room)
-        rows = await self.store.claim_due(
-            limit=limit,
-            lease_seconds=self.settings.lease_seconds,
-            max_attempts=self.settings.max_attempts,
-            paused=list(paused),
-        )
-        return to_send(rows, report), len(rows) < limit
+        params = self.params(room, paused)
+        rows = await self.store.claim_due(**params)
+        return to_send(rows, report), len(rows) < params["limit"]

@@ -82,6 +82,8 @@ class Settings(DatabaseSettings):
     invoice_link_path: str = "/invoices/{id}"
     default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     sms_max_segments: int = Field(default=1, ge=1, le=10)
+    digest_window_seconds: int = Field(default=300, ge=0, le=86_400)  # 0: off; digests.py
+    review_queue_path: str = Field(default="/invoices?status=NEEDS_REVIEW", pattern=r"^/")
 
     # Which transport each channel uses; `auto` picks the provider when its
     # credentials are set, else the console (a first run only).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,18 @@ class Delivery:
     attempts: int
     invoice: InvoiceView
     event_created_at: datetime | None
+    kind: str = "notice"  # or "reminder"
+    # A digest: every row the message carries, this one first (empty: it goes alone).
+    digest: tuple[Delivery, ...] = ()
+
+    @property
+    def reminder(self) -> bool:
+        """Whether this is a reminder (the invoice is still in review), not the first notice."""
+        return self.kind == "reminder"
+
+    def rows(self) -> list[tuple[int, UUID]]:
+        """(row id, claim token) of every row this message carries."""
+        return [(d.id, d.claim_token) for d in self.digest or (self,)]
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Delivery:
@@ -34,6 +46,7 @@ class Delivery:
             recipient=row["recipient"],
             attempts=row["attempts"],
             event_created_at=row["event_created_at"],
+            kind=row.get("kind") or "notice",
             invoice=InvoiceView(
                 invoice_id=str(row["invoice_id"]),
                 invoice_number=row["invoice_number"],
@@ -55,6 +68,18 @@ class Outcome:
     error: str | None = None
     retry_in: float = 0.0
     refund: int = 0  # 1 when the attempt never counted (channel paused, rate limited)
+    held: str | None = None  # why a PENDING row waits on purpose: "quiet_hours"
+    # A digest's other rows, which share this outcome (and its provider message id).
+    digest: tuple[tuple[int, UUID], ...] = ()
+
+    @property
+    def digest_size(self) -> int | None:
+        """How many invoices the message listed (None: it went alone)."""
+        return 1 + len(self.digest) if self.digest else None
+
+    def rows(self) -> list[tuple[int, UUID]]:
+        """(row id, claim token) of every row this outcome is written to."""
+        return [(self.delivery_id, self.claim_token), *self.digest]
 
 
 @dataclass
@@ -69,10 +94,23 @@ class DrainReport:
     skipped: int = 0
 
     def add(self, outcome: Outcome) -> None:
-        """Count one outcome."""
+        """Count one outcome (a digest's: once per row)."""
+        rows = 1 + len(outcome.digest)
         if outcome.status == "SENT":
-            self.sent += 1
+            self.sent += rows
         elif outcome.status == "FAILED":
-            self.failed += 1
+            self.failed += rows
         else:
-            self.retrying += 1
+            self.retrying += rows
+
+
+def waiting_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Deliveries waiting for a later moment, by why: count, and from when until when (UTC)."""
+    return {
+        row["reason"]: {
+            "count": row["count"],
+            "next_at": row["next_at"].isoformat(),
+            "last_at": row["last_at"].isoformat(),
+        }
+        for row in rows
+    }

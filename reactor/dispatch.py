@@ -2,8 +2,9 @@
 
 A drain takes new outbox events first (intake: expanded into deliveries and the
 first claimed in the same statement), then deliveries that are due (claims:
-retries, expired leases), both with FOR UPDATE SKIP LOCKED so replicas never share
-a row, and hands what it claimed to the senders. Between drains it sleeps until a
+retries, reminders, expired leases), both with FOR UPDATE SKIP LOCKED so replicas
+never share a row, gathers what it claimed into messages (digests) and hands them
+to the senders. Between drains it sleeps until a
 NOTIFY wakes it or the next row it may claim falls due.
 """
 
@@ -23,6 +24,7 @@ from reactor.channels import ChannelState
 from reactor.claims import Claims
 from reactor.config import Settings
 from reactor.deliveries import DrainReport, Outcome
+from reactor.digests import Digests
 from reactor.intake import Intake
 from reactor.recipients import Channel
 from reactor.senders import Senders
@@ -48,6 +50,7 @@ class Dispatcher:
         self.channels = channels
         self._intake = Intake(store, settings)
         self._claims = Claims(store, settings)
+        self._digests = Digests(store, settings)
         self._report = DrainReport()
         self._next_due_at = 0.0  # time.monotonic() when a retry or lease may fall due
         self._due_changed = True
@@ -120,9 +123,12 @@ class Dispatcher:
                 outbox_empty = False
             paused = self._paused_channels()
             if not outbox_empty:
-                deliveries, outbox_empty, left_due = await self._intake.take(room, paused, report)
+                taken = await self._intake.take(room, paused, report)
+                deliveries, outbox_empty = taken.deliveries, taken.outbox_empty
                 due_done = due_done and not self._due_changed
-                if left_due:
+                if taken.scheduled:
+                    self._due_changed = True  # wake up again when the first reminder is due
+                if taken.left_due:
                     # The overflow waits as due rows: tell every replica, this one included.
                     self._due_changed = True
                     await self._store.announce_due()
@@ -133,7 +139,10 @@ class Dispatcher:
                 break
             self._last_progress = time.monotonic()
             report.claimed += len(deliveries)
-            senders.submit(deliveries)
+            messages, held = await self._digests.gather(deliveries)
+            if held:
+                self._due_changed = True  # wake up again when the window ends
+            senders.submit(messages)
         return report
 
     async def drain_until_idle(self) -> DrainReport:

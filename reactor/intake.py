@@ -11,12 +11,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from reactor.claims import to_send
 from reactor.config import Settings
 from reactor.deliveries import Delivery, DrainReport
 from reactor.policy.matching import reads_invoice, routes
 from reactor.store import Store
+
+ALL_EPISODES = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Intaken:
+    """What one take of outbox events gave this process."""
+
+    deliveries: list[Delivery]  # claimed now: to send
+    outbox_empty: bool
+    left_due: bool  # rows due now were left PENDING, for every replica's claim path
+    scheduled: bool  # reminders were scheduled for later
 
 
 @dataclass(frozen=True)
@@ -36,20 +49,32 @@ class Intake:
         """Whether routing reads every taken invoice's fields (some rule has a condition)."""
         return reads_invoice(self.settings.rules)
 
-    async def take(
-        self, room: int, paused: Sequence[str], report: DrainReport
-    ) -> tuple[list[Delivery], bool, bool]:
-        """Take a batch of events; (deliveries to send, outbox now empty, rows left due)."""
+    def params(self, room: int, paused: Sequence[str]) -> dict[str, Any]:
+        """The intake statement's parameters for `room` claimable rows."""
         recipients = self.settings.recipients.recipients  # everyone any rule may tell
-        limit = self.settings.claim_batch_size
-        taken = await self.store.take_events(
-            limit=limit,
-            claim_episodes=max(1, room // max(1, len(recipients))),
-            routes=self.routes,
-            read_fields=self.read_fields,
-            default_currency=self.settings.default_currency,
-            lease_seconds=self.settings.lease_seconds,
-            paused=list(paused),
-        )
+        # With digests a bulk is a message per recipient, not a row each: all of it is
+        # claimed here, so that one digest carries it (and no replica races for parts).
+        episodes = max(1, room // max(1, len(recipients)))
+        if self.settings.digest_window_seconds > 0:
+            episodes = ALL_EPISODES
+        return {
+            "limit": self.settings.claim_batch_size,
+            "claim_episodes": episodes,
+            "routes": self.routes,
+            "read_fields": self.read_fields,
+            "default_currency": self.settings.default_currency,
+            "timezone": self.settings.default_timezone,
+            "lease_seconds": self.settings.lease_seconds,
+            "paused": list(paused),
+        }
+
+    async def take(self, room: int, paused: Sequence[str], report: DrainReport) -> Intaken:
+        """Take a batch of events: the deliveries to send now, and what was left for later."""
+        taken = await self.store.take_events(**self.params(room, paused))
         report.events += taken.events
-        return to_send(taken.rows, report), taken.events < limit, taken.left_pending > 0
+        return Intaken(
+            deliveries=to_send(taken.rows, report),
+            outbox_empty=taken.events < self.settings.claim_batch_size,
+            left_due=taken.left_pending > 0,
+            scheduled=taken.next_reminder_at is not None,
+        )

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from reactor.config import Settings
+from reactor.deliveries import waiting_summary
 from reactor.masking import mask_text
 from reactor.prune import prune
 from reactor.store import Store
@@ -23,6 +24,7 @@ async def collect_status(store: Store, top: int = 10) -> dict[str, Any]:
     """Counts by channel and status, the outbox backlog, and the top failure messages."""
     by_channel = await store.status_by_channel()
     backlog = await store.backlog()
+    waiting = await store.waiting()
     failures = await store.top_failures(top)
     oldest = backlog.get("oldest_pending_age_seconds")
     oldest_event = backlog.get("oldest_event_age_seconds")
@@ -35,6 +37,7 @@ async def collect_status(store: Store, top: int = 10) -> dict[str, Any]:
         "oldest_outbox_event_age_seconds": None
         if oldest_event is None
         else round(float(oldest_event), 1),
+        "waiting": waiting_summary(waiting),
         "top_failures": [
             {
                 "channel": r["method"],
@@ -68,6 +71,17 @@ def format_status(status: dict[str, Any], as_json: bool) -> str:
             ],
         ),
     ]
+    if status["waiting"]:
+        parts += [
+            "",
+            render_table(
+                ["waiting", "count", "next", "last"],
+                [
+                    (reason, w["count"], w["next_at"][:19], w["last_at"][:19])
+                    for reason, w in status["waiting"].items()
+                ],
+            ),
+        ]
     if status["top_failures"]:
         parts += [
             "",

@@ -58,4 +58,6 @@ async def prune(
         if row["scanned"] < batch_size:
             break
         after_at, after_id = row["last_at"], row["last_id"]
+    if not dry_run:
+        await store.prune_windows()
     return report

@@ -64,5 +64,13 @@ class Recorder:
             )
             log.error(reason, delivery_id=outcome.delivery_id, outcome=outcome.status)
             await self._record(
-                [Outcome(outcome.delivery_id, outcome.claim_token, "FAILED", error=reason)]
+                [
+                    Outcome(
+                        outcome.delivery_id,
+                        outcome.claim_token,
+                        "FAILED",
+                        error=reason,
+                        digest=outcome.digest,
+                    )
+                ]
             )

@@ -28,7 +28,24 @@ class Taken:
 
     events: int  # outbox rows taken
     left_pending: int  # deliveries made but left PENDING (due now) for the claim path
+    next_reminder_at: datetime | None  # the soonest reminder it scheduled, if any
     rows: list[Row]  # deliveries claimed now (SENDING) and those SKIPPED or FAILED
+
+
+def outcome_params(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
+    """record_outcomes.sql's parameters: one entry per row (a digest's rows share one)."""
+    rows = [(row, o) for o in outcomes for row in o.rows()]
+    return {
+        "ids": [row[0] for row, _ in rows],
+        "tokens": [row[1] for row, _ in rows],
+        "statuses": [o.status for _, o in rows],
+        "message_ids": [o.message_id for _, o in rows],
+        "errors": [o.error for _, o in rows],
+        "retry_in": [o.retry_in for _, o in rows],
+        "refunds": [o.refund for _, o in rows],
+        "held": [o.held for _, o in rows],
+        "digest_sizes": [o.digest_size for _, o in rows],
+    }
 
 
 class Store:
@@ -66,6 +83,7 @@ class Store:
         return Taken(
             events=first["taken_events"],
             left_pending=first["left_pending"],
+            next_reminder_at=first["next_reminder_at"],
             rows=[row for row in rows if row["id"] is not None],
         )
 
@@ -84,25 +102,20 @@ class Store:
     # -- recording -----------------------------------------------------------
 
     async def record_outcomes(self, outcomes: Sequence[Outcome]) -> int:
-        """Write outcomes, fenced by claim token; returns how many rows took them."""
-        return await self._count(
-            "record_outcomes",
-            {
-                "ids": [o.delivery_id for o in outcomes],
-                "tokens": [o.claim_token for o in outcomes],
-                "statuses": [o.status for o in outcomes],
-                "message_ids": [o.message_id for o in outcomes],
-                "errors": [o.error for o in outcomes],
-                "retry_in": [o.retry_in for o in outcomes],
-                "refunds": [o.refund for o in outcomes],
-            },
-        )
+        """Write outcomes (a digest's to each of its rows), fenced by claim token.
+
+        Returns how many rows took them.
+        """
+        return await self._count("record_outcomes", outcome_params(outcomes))
 
     async def release_claims(self, deliveries: Sequence[Delivery]) -> int:
         """Give claimed, unsent rows back (release_claims.sql)."""
         return await self._count(
             "release_claims",
-            {"ids": [d.id for d in deliveries], "tokens": [d.claim_token for d in deliveries]},
+            {
+                "ids": [row[0] for d in deliveries for row in d.rows()],
+                "tokens": [row[1] for d in deliveries for row in d.rows()],
+            },
         )
 
     # -- the sweep and retention ---------------------------------------------
@@ -119,6 +132,10 @@ class Store:
     async def sweep_preview(self) -> Row:
         """What a sweep would find now, changing nothing (sweep_preview.sql)."""
         return await self._row("sweep_preview")
+
+    async def prune_windows(self) -> int:
+        """Forget closed digest windows (prune_windows.sql)."""
+        return await self._count("prune_windows", {})
 
     async def prune_batch(self, **params: Any) -> Row | None:
         """One retention batch under the sweep's lock; None when another replica holds it."""
@@ -139,6 +156,14 @@ class Store:
     async def backlog(self, timeout: float | None = None) -> Row:
         """Pending, sending and failed counts and the outbox backlog (backlog.sql)."""
         return await self._row("backlog", timeout=timeout)
+
+    async def gather_digests(self, **params: Any) -> list[Row]:
+        """Open digest windows for claimed rows and gather their recipients' due rows."""
+        return await self._rows("gather_digests", params)
+
+    async def waiting(self, timeout: float | None = None) -> list[Row]:
+        """Deliveries waiting for a later moment, by why (waiting.sql)."""
+        return await self._rows("waiting", timeout=timeout)
 
     async def invoice_facts(self, invoice_id: UUID) -> Row:
         """One invoice's fields as the rules read them, or {} (invoice_facts.sql)."""

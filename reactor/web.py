@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reactor import __version__, metrics
 from reactor.aio import bounded
+from reactor.deliveries import waiting_summary
 from reactor.listener import CHANNEL
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class Probes:
         """Pending, sending and failed counts (and updates the backlog gauges)."""
         try:
             row = await bounded(self.store.backlog(timeout=PROBE_TIMEOUT), PROBE_TIMEOUT)
+            waiting = await bounded(self.store.waiting(timeout=PROBE_TIMEOUT), PROBE_TIMEOUT)
         except Exception as error:
             return {"available": False, "error": type(error).__name__}
         for status in ("pending", "sending", "failed"):
@@ -113,6 +115,7 @@ class Probes:
             "oldest_event_age_seconds": None
             if row["oldest_event_age_seconds"] is None
             else round(float(row["oldest_event_age_seconds"]), 1),
+            "waiting": waiting_summary(waiting),
         }
 
     def listener_state(self) -> dict[str, Any]:

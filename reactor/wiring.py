@@ -61,6 +61,7 @@ def make_renderer(settings: Settings) -> MessageRenderer:
         invoice_path=settings.invoice_link_path,
         default_currency=settings.default_currency,
         sms_max_segments=settings.sms_max_segments,
+        review_queue_path=settings.review_queue_path,
     )
 
 
@@ -76,7 +77,13 @@ def build_dispatcher(
     policy = RetryPolicy(
         settings.max_attempts, settings.retry_base_seconds, settings.retry_cap_seconds
     )
-    attempts = Attempts(transports, renderer or make_renderer(settings), channels, policy)
+    attempts = Attempts(
+        transports,
+        renderer or make_renderer(settings),
+        channels,
+        policy,
+        settings.rules.quiet_hours(),
+    )
     senders = Senders(attempts, Recorder(store), settings.send_concurrency)
     return Dispatcher(store, settings, channels, senders)
 

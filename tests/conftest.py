@@ -186,9 +186,14 @@ def twilio() -> Iterator[FakeTwilio]:
 def service_env(
     database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio, recipients: str
 ) -> dict[str, str]:
-    """Settings for a reactor on `database_url` whose providers are the given fakes."""
+    """Settings for a reactor on `database_url` whose providers are the given fakes.
+
+    Digests are off: the send path's tests count one message per invoice and
+    recipient; the policy tests (test_policy_e2e.py) turn them on.
+    """
     return {
         "DATABASE_URL": database_url,
+        "DIGEST_WINDOW_SECONDS": "0",
         "NOTIFICATION_RECIPIENTS": recipients,
         "FRONTEND_BASE_URL": "https://ap.example.com",
         "SENDGRID_API_KEY": SENDGRID_KEY,

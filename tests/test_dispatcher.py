@@ -8,7 +8,6 @@ an outcome the database refuses. The send path is the real one (SDKs, fakes).
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,11 +15,14 @@ from typing import Any
 import psycopg
 import pytest
 
+from reactor.claims import Claims
 from reactor.config import Settings, load_settings
-from reactor.deliveries import DrainReport
+from reactor.deliveries import DrainReport, Outcome
+from reactor.intake import Intake
 from reactor.messages import InvoiceView, RenderedEmail
 from reactor.messages.renderer import MessageRenderer
 from reactor.resources import sql
+from reactor.store import outcome_params
 from reactor.wiring import build_dispatcher, open_store
 from tests.conftest import service_env
 from tests.fakes import FakeSendGrid, FakeTwilio, Reply
@@ -43,10 +45,10 @@ class BrokenForOne(MessageRenderer):
         super().__init__(**kwargs)
         self.broken_invoice = broken_invoice
 
-    def email(self, invoice: InvoiceView) -> RenderedEmail:
+    def email(self, invoice: InvoiceView, reminder: bool = False) -> RenderedEmail:
         if invoice.invoice_id == self.broken_invoice:
             raise ZeroDivisionError("a bug in a template filter")
-        return super().email(invoice)
+        return super().email(invoice, reminder)
 
 
 def drain(settings: Settings, url: str, renderer: MessageRenderer | None = None) -> DrainReport:
@@ -140,19 +142,17 @@ def test_a_late_outcome_from_an_expired_lease_never_overwrites_the_new_claim(
 ) -> None:
     """Process A claims, its lease expires, B re-claims and sends; A's answer comes late."""
     [invoice] = insert_invoices(database_url, 1, status="NEEDS_REVIEW")
-    take = {
-        "limit": 10,
-        "claim_episodes": 10,
-        "routes": json.dumps(
-            [{"rule_position": 0, "rule_name": "default", "method": "email", "recipient": EMAIL}]
-        ),
-        "default_currency": "USD",
-        "read_fields": False,
-        "lease_seconds": 60,
-        "paused": [],
-    }
+    settings = load_settings(
+        Settings,
+        database_url=database_url,
+        notification_recipients=EMAIL,
+        digest_window_seconds=0,
+        lease_seconds=60,
+        max_attempts=5,
+    )
+    take = Intake(None, settings).params(room=10, paused=[])  # type: ignore[arg-type]
     first = query(database_url, sql("queries/take_events"), take)
-    [(delivery, token_a)] = [(r[2], r[3]) for r in first]
+    [(delivery, token_a)] = [(r[3], r[4]) for r in first]  # after the three counts
     assert token_a is not None
     # A's lease runs out (A hangs on the provider); B claims the row again.
     query(
@@ -160,21 +160,13 @@ def test_a_late_outcome_from_an_expired_lease_never_overwrites_the_new_claim(
         "UPDATE notifications SET lease_expires_at = now() - interval '1 second' WHERE id = %s",
         (delivery,),
     )
-    due = {"limit": 10, "lease_seconds": 60, "max_attempts": 5, "paused": []}
+    due = Claims(None, settings).params(room=10, paused=[])  # type: ignore[arg-type]
     second = _claimed(query(database_url, sql("queries/claim_due"), due))
     token_b = second[delivery]
     assert token_b != token_a
 
     def record(token: uuid.UUID, status: str, message_id: str) -> int:
-        params = {
-            "ids": [delivery],
-            "tokens": [token],
-            "statuses": [status],
-            "message_ids": [message_id],
-            "errors": [None],
-            "retry_in": [0.0],
-            "refunds": [0],
-        }
+        params = outcome_params([Outcome(delivery, token, status, message_id=message_id)])
         with psycopg.connect(database_url, autocommit=True) as conn:
             return conn.execute(sql("queries/record_outcomes"), params).rowcount
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
@@ -15,6 +16,7 @@ from reactor.messages.sms import fit_sms
 UNKNOWN_VENDOR = "Unknown vendor"
 UNKNOWN_AMOUNT = "amount unknown"
 SUBJECT_MAX_CHARS = 150
+DIGEST_LISTED = 20  # a digest email lists this many invoices; the rest are counted
 # Caps inside the subject so a huge vendor or number cannot crowd out the rest.
 _SUBJECT_VENDOR_CHARS = 60
 _SUBJECT_REFERENCE_CHARS = 40
@@ -68,8 +70,10 @@ class MessageRenderer:
         invoice_path: str = "/invoices/{id}",
         default_currency: str = "USD",
         sms_max_segments: int = 1,
+        review_queue_path: str = "/invoices?status=NEEDS_REVIEW",
     ) -> None:
         self._base_url = frontend_base_url.rstrip("/")
+        self._queue_link = self._base_url + review_queue_path
         self._invoice_path = invoice_path
         self._default_currency = default_currency
         self._sms_max_segments = sms_max_segments
@@ -84,6 +88,9 @@ class MessageRenderer:
         self._html_template = env.get_template("email.html.j2")
         self._text_template = env.get_template("email.txt.j2")
         self._sms_template = env.get_template("sms.txt.j2")
+        self._digest_html = env.get_template("digest.html.j2")
+        self._digest_text = env.get_template("digest.txt.j2")
+        self._digest_sms = env.get_template("digest_sms.txt.j2")
 
     def link(self, invoice_id: str) -> str:
         """URL of the invoice in the frontend."""
@@ -108,12 +115,13 @@ class MessageRenderer:
             reference=shorten(facts["reference"], _SUBJECT_REFERENCE_CHARS),
             vendor=shorten(facts["vendor"], _SUBJECT_VENDOR_CHARS),
             vendor_known=facts["vendor_known"],
+            reminder=facts["reminder"],
         )
         return shorten(clean_line(subject), SUBJECT_MAX_CHARS)
 
-    def email(self, invoice: InvoiceView) -> RenderedEmail:
-        """Subject, HTML and plain-text parts of the review e-mail."""
-        facts = self._facts(invoice)
+    def email(self, invoice: InvoiceView, reminder: bool = False) -> RenderedEmail:
+        """Subject, HTML and plain-text parts of the review e-mail (or of a reminder)."""
+        facts = {**self._facts(invoice), "reminder": reminder}
         subject = self._subject(facts)
         return RenderedEmail(
             subject=subject,
@@ -121,13 +129,77 @@ class MessageRenderer:
             text=self._text_template.render(facts, subject=subject),
         )
 
-    def sms(self, invoice: InvoiceView) -> str:
+    def sms(self, invoice: InvoiceView, reminder: bool = False) -> str:
         """SMS body; only the vendor is shortened to fit the segment limit."""
         facts = self._facts(invoice)
         template = self._sms_template
         amount, link = facts["amount"], facts["link"]
 
         def build(vendor: str) -> str:
-            return template.render(vendor=vendor, amount=amount, link=link).strip()
+            return template.render(
+                vendor=vendor, amount=amount, link=link, reminder=reminder
+            ).strip()
 
         return fit_sms(build, facts["vendor"], self._sms_max_segments)
+
+    def _digest_facts(self, invoices: Sequence[InvoiceView]) -> dict[str, Any]:
+        listed = [self._facts(invoice) for invoice in invoices[:DIGEST_LISTED]]
+        for facts in listed:
+            facts["vendor"] = shorten(facts["vendor"], _SUBJECT_VENDOR_CHARS)
+        return {
+            "count": len(invoices),
+            "totals": self.totals(invoices),
+            "listed": listed,
+            "unlisted": max(0, len(invoices) - DIGEST_LISTED),
+            "queue_link": self._queue_link,
+        }
+
+    def totals(self, invoices: Sequence[InvoiceView]) -> str:
+        """The amounts per currency, largest first ("12,500.00 USD, 300.00 EUR")."""
+        sums: dict[str, Decimal] = {}
+        unknown = 0
+        for invoice in invoices:
+            currency = clean_line(invoice.currency).upper() or self._default_currency
+            try:
+                amount = Decimal(invoice.total_amount) if invoice.total_amount else None
+            except InvalidOperation:
+                amount = None
+            if amount is None or not amount.is_finite():
+                unknown += 1
+                continue
+            sums[currency] = sums.get(currency, Decimal(0)) + amount
+        parts = [
+            format_amount(str(total), currency)
+            for currency, total in sorted(sums.items(), key=lambda item: -item[1])
+        ]
+        if unknown:
+            parts.append(f"{unknown} without an amount")
+        return ", ".join(parts) or UNKNOWN_AMOUNT
+
+    def digest_email(self, invoices: Sequence[InvoiceView]) -> RenderedEmail:
+        """One email for several invoices: the count, totals per currency, the first 20."""
+        facts = self._digest_facts(invoices)
+        subject = shorten(
+            clean_line(f"{facts['count']} invoices need review ({facts['totals']})"),
+            SUBJECT_MAX_CHARS,
+        )
+        return RenderedEmail(
+            subject=subject,
+            html=self._digest_html.render(facts, subject=subject),
+            text=self._digest_text.render(facts, subject=subject),
+        )
+
+    def digest_sms(self, invoices: Sequence[InvoiceView]) -> str:
+        """One SMS for several invoices: count, totals and the review queue's link.
+
+        Only the totals are shortened to fit the segment limit; the link is never cut.
+        """
+        facts = self._digest_facts(invoices)
+        template = self._digest_sms
+
+        def build(totals: str) -> str:
+            return template.render(
+                count=facts["count"], totals=totals, link=facts["queue_link"]
+            ).strip()
+
+        return fit_sms(build, facts["totals"], self._sms_max_segments)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 from reactor.policy.rules import Rule, Rules
 from reactor.recipients import Recipient
@@ -23,6 +25,21 @@ class InvoiceFacts:
     amount: Decimal | None
     currency: str | None
     vendor: str | None
+    due_date: date | None = None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One message the rules plan for a review episode: to whom, why, and when."""
+
+    recipient: Recipient
+    rule: Rule
+    at: datetime  # when it falls due (a notice: when the invoice entered review)
+
+    @property
+    def step(self) -> str:
+        """The policy step of its row."""
+        return self.rule.step
 
 
 def amount_of(text: str | None) -> Decimal | None:
@@ -53,16 +70,59 @@ def _glob(glob: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
-def notices_for(
-    rules: Rules, facts: InvoiceFacts, default_currency: str
-) -> list[tuple[Recipient, Rule]]:
-    """Each recipient told at once, with the first applying rule that names it."""
-    chosen: dict[Recipient, Rule] = {}
+def due_moment(due_date: date, timezone: str) -> datetime:
+    """The start of the due date in DEFAULT_TIMEZONE: what `before_due` counts back from."""
+    return datetime.combine(due_date, time(0), tzinfo=ZoneInfo(timezone))
+
+
+def plan(
+    rules: Rules,
+    facts: InvoiceFacts,
+    *,
+    entered_at: datetime,
+    now: datetime,
+    default_currency: str,
+    timezone: str,
+) -> list[Planned]:
+    """Every message the rules plan for one review episode (the intake statement's decision).
+
+    One per (step, recipient), from the first applying rule that names it. A reminder
+    needs its moment: `before_due` only for an invoice with a due date. Of what is due
+    at once for one recipient (the notice, reminders whose moment has passed) only one
+    message goes, the notice if there is one: several rules firing at the same moment
+    tell a recipient once.
+    """
+    chosen: dict[tuple[str, Recipient], Planned] = {}
     for rule in rules.rules:
-        if rule_applies(rule, facts, default_currency):
-            for recipient in rule.notify:
-                chosen.setdefault(recipient, rule)
-    return list(chosen.items())
+        if not rule_applies(rule, facts, default_currency):
+            continue
+        at = _moment(rule, facts, entered_at, timezone)
+        if at is None:
+            continue
+        for recipient in rule.notify:
+            chosen.setdefault((rule.step, recipient), Planned(recipient, rule, at))
+    planned = sorted(chosen.values(), key=lambda p: (p.step != "notice", rules.rules.index(p.rule)))
+    due_now: set[Recipient] = set()
+    kept = []
+    for item in planned:
+        if item.at <= now:
+            if item.recipient in due_now:
+                continue
+            due_now.add(item.recipient)
+        kept.append(item)
+    return kept
+
+
+def _moment(
+    rule: Rule, facts: InvoiceFacts, entered_at: datetime, timezone: str
+) -> datetime | None:
+    if rule.offset is None:
+        return entered_at
+    if rule.timing == "after":
+        return entered_at + rule.offset
+    if facts.due_date is None:
+        return None
+    return due_moment(facts.due_date, timezone) - rule.offset
 
 
 def glob_to_like(glob: str) -> str:
@@ -72,11 +132,8 @@ def glob_to_like(glob: str) -> str:
 
 
 def reads_invoice(rules: Rules) -> bool:
-    """Whether any rule has a condition, so that routing must read the invoice's fields."""
-    return any(
-        r.min_amount is not None or r.max_amount is not None or r.currencies or r.vendors
-        for r in rules.rules
-    )
+    """Whether routing must read every invoice's fields: a condition, or a due date."""
+    return any(r.has_condition or r.timing == "before_due" for r in rules.rules)
 
 
 def routes(rules: Rules) -> str:
@@ -88,6 +145,9 @@ def routes(rules: Rules) -> str:
                 {
                     "rule_position": position,
                     "rule_name": rule.name,
+                    "step": rule.step,
+                    "timing": rule.timing,
+                    "offset_seconds": rule.offset.total_seconds() if rule.offset else None,
                     "method": recipient.channel.value,
                     "recipient": recipient.address,
                     "min_amount": str(rule.min_amount) if rule.min_amount is not None else None,

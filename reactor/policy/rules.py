@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import time
+from datetime import time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reactor.masking import mask_recipient
 from reactor.policy.durations import parse_duration
+from reactor.policy.quiet import QuietHours
 from reactor.recipients import Recipient, RecipientList, parse_recipient, parse_recipients
 
 DEFAULT_RULE = "default"
 RULE_FIELDS = {"name", "notify", "min_amount", "max_amount", "currency", "vendor"}
-REMINDER_FIELDS = {"after", "before_due"}  # parsed, refused until reminders land
+REMINDER_FIELDS = ("after", "before_due")  # a rule with one of them is a reminder
+NOTICE = "notice"
 RECIPIENT_FIELDS = {"address", "timezone", "quiet_hours"}
 
 
@@ -36,6 +38,7 @@ class RecipientDetails:
 
     recipient: Recipient
     timezone: str
+    quiet_hours: tuple[time, time] | None = None  # local start and end; SMS only
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,25 @@ class Rule:
     max_amount: Decimal | None = None
     currencies: tuple[str, ...] = ()  # upper-case ISO codes; empty: any
     vendors: tuple[str, ...] = ()  # lower-case globs (* and ?); empty: any
+    timing: str = NOTICE  # or "after" (entering review) / "before_due" (the due date)
+    offset: timedelta | None = None  # a reminder's `after` or `before_due`
+
+    @property
+    def step(self) -> str:
+        """The policy step its rows are: `notice`, or the reminder's timing."""
+        if self.offset is None:
+            return NOTICE
+        return f"{self.timing} {int(self.offset.total_seconds())}s"
+
+    @property
+    def has_condition(self) -> bool:
+        """Whether the rule looks at the invoice's amount, currency or vendor."""
+        return bool(
+            self.min_amount is not None
+            or self.max_amount is not None
+            or self.currencies
+            or self.vendors
+        )
 
 
 @dataclass(frozen=True)
@@ -57,6 +79,16 @@ class Rules:
     rules: tuple[Rule, ...]
     recipients: dict[str, RecipientDetails]
     source: str  # the file, or NOTIFICATION_RECIPIENTS for the implicit rule
+
+    def quiet_hours(self) -> QuietHours:
+        """Every recipient's quiet hours, for the senders."""
+        return QuietHours(
+            {
+                address: (d.timezone, *d.quiet_hours)
+                for address, d in self.recipients.items()
+                if d.quiet_hours is not None
+            }
+        )
 
 
 def implicit_rules(recipients: RecipientList) -> Rules:
@@ -125,13 +157,11 @@ class _Reader:
         if not isinstance(zone, str) or not valid_timezone(zone):
             raise self.fail("timezone", f"{zone!r} is not an IANA time zone (e.g. Europe/Paris)")
         quiet = table.get("quiet_hours")
-        if quiet is not None:
-            try:
-                parse_quiet_hours(quiet)
-            except ValueError as error:
-                raise self.fail("quiet_hours", str(error)) from None
-            raise self.fail("quiet_hours", "quiet hours are not available in this version yet")
-        return RecipientDetails(recipient, zone)
+        try:
+            span = parse_quiet_hours(quiet) if quiet is not None else None
+        except ValueError as error:
+            raise self.fail("quiet_hours", str(error)) from None
+        return RecipientDetails(recipient, zone, span)
 
     def rule(self, number: int, table: object, seen: set[str]) -> Rule:
         self.where = f"rule #{number}"
@@ -143,13 +173,8 @@ class _Reader:
         self.where = f"rule {name!r}"
         if name in seen:
             raise self.fail("name", "is used by an earlier rule; names must be unique")
-        self.unknown(table, RULE_FIELDS | REMINDER_FIELDS)
-        for field in REMINDER_FIELDS & table.keys():
-            try:
-                parse_duration(table[field])
-            except ValueError as error:
-                raise self.fail(field, str(error)) from None
-            raise self.fail(field, "reminders are not available in this version yet")
+        self.unknown(table, RULE_FIELDS | set(REMINDER_FIELDS))
+        timing, offset = self.reminder(table)
         if "notify" not in table:
             raise self.fail("notify", "required (email addresses and/or phone numbers)")
         entries = self.strings("notify", table["notify"])
@@ -170,7 +195,22 @@ class _Reader:
             max_amount=high,
             currencies=tuple(c.upper() for c in currencies),
             vendors=tuple(v.lower() for v in vendors),
+            timing=timing,
+            offset=offset,
         )
+
+    def reminder(self, table: dict[str, Any]) -> tuple[str, timedelta | None]:
+        """The rule's timing: a notice, or one reminder (`after` or `before_due`)."""
+        given = [field for field in REMINDER_FIELDS if field in table]
+        if not given:
+            return NOTICE, None
+        if len(given) > 1:
+            raise self.fail(given[1], "a rule is one reminder: use two rules for two timings")
+        field = given[0]
+        try:
+            return field, parse_duration(table[field])
+        except ValueError as error:
+            raise self.fail(field, str(error)) from None
 
 
 def valid_timezone(name: str) -> bool:
@@ -183,7 +223,7 @@ def valid_timezone(name: str) -> bool:
 
 
 def parse_quiet_hours(text: object) -> tuple[time, time]:
-    """ "21:00-07:00" -> (21:00, 07:00); the span may cross midnight."""
+    """ "21:00-07:00" -> (21:00, 07:00); the span may cross midnight (HH:MM:SS works too)."""
     if not isinstance(text, str) or text.count("-") != 1:
         raise ValueError(f"{text!r} is not HH:MM-HH:MM (e.g. 21:00-07:00)")
     try:

@@ -1,5 +1,6 @@
--- Claim deliveries that are due (on channels not paused in this process): retries whose time has come, and rows whose lease
--- expired because the process sending them died. Before sending, re-check that the
+-- Claim deliveries that are due (on channels not paused in this process): retries and
+-- reminders whose time has come, and rows whose lease expired because the process
+-- sending them died. Before sending, re-check that the
 -- invoice is still in review in this same episode; if not, the row is SKIPPED.
 -- A row whose lease expired on its last allowed attempt is FAILED. Returns every
 -- claimed row with its new status; only SENDING ones are to be sent.
@@ -57,10 +58,10 @@ WITH due_retries AS (
         updated_at = now()
     FROM checked c
     WHERE n.id = c.id
-    RETURNING n.id, n.invoice_id, n.method, n.recipient, n.status, n.attempts, n.episode_id,
-              n.claim_token
+    RETURNING n.id, n.invoice_id, n.kind, n.method, n.recipient, n.status, n.attempts,
+              n.episode_id, n.claim_token
 )
-SELECT u.id, u.claim_token, u.invoice_id, u.method, u.recipient, u.attempts, u.status,
+SELECT u.id, u.claim_token, u.invoice_id, u.kind, u.method, u.recipient, u.attempts, u.status,
        e.entered_at AS event_created_at,
        m.invoice_number, m.vendor_name, m.total_amount, m.currency
 FROM updated u

@@ -1,6 +1,8 @@
 -- Record the outcome of a batch of sends. retry_in (seconds) schedules the next
 -- attempt of a row going back to PENDING; refund gives back an attempt that never
--- reached the provider (channel paused). Fenced: an outcome is written only by the
+-- reached the provider (channel paused, quiet hours); held says why a row going back
+-- to PENDING waits on purpose (quiet_hours); digest_size is the number of invoices
+-- the message listed, on each of a digest's rows. Fenced: an outcome is written only by the
 -- claim that leased the row (its claim_token); a late outcome from a process whose
 -- lease expired, after another process re-claimed the row, changes nothing.
 UPDATE notifications n
@@ -12,11 +14,13 @@ SET status = o.status,
                            THEN now() + make_interval(secs => o.retry_in)
                            ELSE n.next_attempt_at END,
     attempts = n.attempts - o.refund,
+    held = o.held,
+    digest_size = o.digest_size,
     lease_expires_at = NULL,
     claim_token = NULL,
     updated_at = now()
 FROM unnest(%(ids)s::bigint[], %(tokens)s::uuid[], %(statuses)s::text[],
             %(message_ids)s::text[], %(errors)s::text[], %(retry_in)s::float8[],
-            %(refunds)s::int[])
-     AS o (id, token, status, message_id, error, retry_in, refund)
+            %(refunds)s::int[], %(held)s::text[], %(digest_sizes)s::int[])
+     AS o (id, token, status, message_id, error, retry_in, refund, held, digest_size)
 WHERE n.id = o.id AND n.status = 'SENDING' AND n.claim_token = o.token

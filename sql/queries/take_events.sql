@@ -1,12 +1,15 @@
 -- Take pending outbox rows (deleting them), give every invoice in them a review
--- episode, and expand each current episode into one delivery per (channel,
--- recipient) that the notification rules choose for it, all in one statement:
+-- episode, and expand each current episode into one delivery per (policy step,
+-- channel, recipient) that the notification rules choose for it, all in one statement:
 --   * the first %(claim_episodes)s episodes' deliveries are claimed for this process
 --     at once (SENDING, under a lease); the rest are left PENDING and due now, for
 --     the claim_due path to take in batches (a bulk UPDATE of 10,000 invoices must
 --     not put 20,000 rows under one process's lease);
 --   * deliveries whose invoice has left review are SKIPPED with the reason;
---   * rows of a channel paused in this process stay PENDING for whoever can send.
+--   * rows of a channel paused in this process stay PENDING for whoever can send;
+--   * reminders (`after`, `before_due`) are PENDING rows due at their moment, claimed
+--     then like any due row; of what falls due at once for one recipient (the notice,
+--     reminders whose moment has passed) one row is written, the notice if any.
 -- An invoice that entered review twice before it was taken gets one episode (the
 -- later one); an episode that a newer one already supersedes expands to nothing.
 -- Returns the deliveries to send and the SKIPPED ones (to count), or one row of
@@ -36,48 +39,72 @@ WITH taken AS (
     )
 ), facts AS (
     -- Each current episode's invoice, as the rules and the messages read it; read
-    -- only where it is needed (%(read_fields)s: the rules have conditions), or for
-    -- the episodes claimed at once, so that a bulk's rows left due do not pay for it.
+    -- only where it is needed (%(read_fields)s: the rules have conditions or due
+    -- dates), or for the episodes claimed at once, so that a bulk's rows left due do
+    -- not pay for it.
     SELECT e.id AS episode_id, e.invoice_id, e.entered_at, e.position, i.matched_status,
-           m.invoice_number, m.vendor_name, m.total_amount, m.currency
+           m.invoice_number, m.vendor_name, m.total_amount, m.currency,
+           reactor_due_date(j.invoice)::timestamp AT TIME ZONE %(timezone)s AS due_at
     FROM current_episodes e
     LEFT JOIN invoices i ON i.id = e.invoice_id
-    CROSS JOIN LATERAL reactor_message_fields(
-        CASE WHEN %(read_fields)s OR e.position <= %(claim_episodes)s THEN to_jsonb(i) END
-    ) m
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN %(read_fields)s OR e.position <= %(claim_episodes)s
+                    THEN to_jsonb(i) END AS invoice
+    ) j
+    CROSS JOIN LATERAL reactor_message_fields(j.invoice) m
 ), routed AS (
     -- The rules (%(routes)s: one JSON row per rule and recipient, in file order) that
-    -- apply to each invoice; a recipient named by several gets one row, the first rule's.
-    SELECT DISTINCT ON (f.episode_id, r.method, r.recipient)
-           f.episode_id, f.invoice_id, f.position, r.method, r.recipient, r.rule_name,
-           f.matched_status
+    -- apply to each invoice, with each row's moment; a recipient named by several
+    -- rules of one step gets one row, the first rule's. A `before_due` reminder needs
+    -- a due date.
+    SELECT DISTINCT ON (f.episode_id, r.step, r.method, r.recipient)
+           f.episode_id, f.invoice_id, f.position, r.step, r.method, r.recipient,
+           r.rule_name, r.rule_position, f.matched_status,
+           CASE r.timing
+               WHEN 'after' THEN f.entered_at + make_interval(secs => r.offset_seconds)
+               WHEN 'before_due' THEN f.due_at - make_interval(secs => r.offset_seconds)
+           END AS remind_at
     FROM facts f
     CROSS JOIN LATERAL (
         SELECT CASE WHEN f.total_amount ~ '^\s*[-+]?[0-9]+(\.[0-9]*)?\s*$'
                     THEN f.total_amount::numeric END AS amount
     ) a
     JOIN jsonb_to_recordset(%(routes)s::jsonb) AS r (
-        rule_position int, rule_name text, method text, recipient text,
+        rule_position int, rule_name text, step text, timing text, offset_seconds float8,
+        method text, recipient text,
         min_amount numeric, max_amount numeric, currencies text[], vendors text[]
     ) ON (r.min_amount IS NULL OR a.amount >= r.min_amount)
      AND (r.max_amount IS NULL OR a.amount <= r.max_amount)
      AND (r.currencies IS NULL
           OR upper(coalesce(f.currency, %(default_currency)s)) = ANY (r.currencies))
      AND (r.vendors IS NULL OR coalesce(f.vendor_name, '') ILIKE ANY (r.vendors))
-    ORDER BY f.episode_id, r.method, r.recipient, r.rule_position
+     AND (r.timing <> 'before_due' OR f.due_at IS NOT NULL)
+    ORDER BY f.episode_id, r.step, r.method, r.recipient, r.rule_position
+), timed AS (
+    -- Of the rows due at once for one recipient, the notice (else the first rule's).
+    SELECT *, row_number() OVER (
+               PARTITION BY episode_id, method, recipient, remind_at IS NULL OR remind_at <= now()
+               ORDER BY remind_at IS NOT NULL, rule_position, step
+           ) AS rank_now
+    FROM routed
 ), candidates AS (
-    SELECT episode_id, invoice_id, method, recipient, rule_name,
+    SELECT episode_id, invoice_id, step, method, recipient, rule_name,
+           CASE WHEN step = 'notice' THEN 'notice' ELSE 'reminder' END AS kind,
+           CASE WHEN remind_at > now() THEN remind_at ELSE now() END AS due_at,
            coalesce(matched_status = 'NEEDS_REVIEW', false) AS in_review,
            coalesce(matched_status, 'deleted') AS invoice_status,
-           position <= %(claim_episodes)s AND method <> ALL (%(paused)s::text[]) AS claim_now
-    FROM routed
+           step = 'notice' AND position <= %(claim_episodes)s
+               AND method <> ALL (%(paused)s::text[]) AS claim_now
+    FROM timed
+    WHERE rank_now = 1 OR remind_at > now()
 ), inserted AS (
     INSERT INTO notifications AS n
-        (invoice_id, episode_id, method, recipient, rule_name, status, attempts,
-         lease_expires_at, claim_token, error_message)
-    SELECT invoice_id, episode_id, method, recipient, rule_name,
+        (invoice_id, episode_id, step, kind, method, recipient, rule_name, status, attempts,
+         next_attempt_at, lease_expires_at, claim_token, error_message)
+    SELECT invoice_id, episode_id, step, kind, method, recipient, rule_name,
            CASE WHEN NOT in_review THEN 'SKIPPED' WHEN claim_now THEN 'SENDING' ELSE 'PENDING' END,
            CASE WHEN in_review AND claim_now THEN 1 ELSE 0 END,
+           due_at,
            CASE WHEN in_review AND claim_now
                 THEN now() + make_interval(secs => %(lease_seconds)s) END,
            CASE WHEN in_review AND claim_now THEN gen_random_uuid() END,
@@ -85,10 +112,11 @@ WITH taken AS (
                 THEN 'invoice left review before dispatch (now ' || invoice_status || ')' END
     FROM candidates
     ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
-    RETURNING n.id, n.invoice_id, n.episode_id, n.method, n.recipient, n.status, n.attempts,
-              n.claim_token
+    RETURNING n.id, n.invoice_id, n.episode_id, n.kind, n.method, n.recipient, n.status,
+              n.attempts, n.claim_token, n.next_attempt_at
 ), deliveries AS (
-    SELECT ins.id, ins.claim_token, ins.invoice_id, ins.method, ins.recipient, ins.attempts, ins.status,
+    SELECT ins.id, ins.claim_token, ins.invoice_id, ins.kind, ins.method, ins.recipient,
+           ins.attempts, ins.status,
            f.entered_at AS event_created_at,
            f.invoice_number, f.vendor_name, f.total_amount, f.currency
     FROM inserted ins
@@ -96,7 +124,10 @@ WITH taken AS (
     WHERE ins.status <> 'PENDING'
 )
 SELECT (SELECT count(*) FROM taken) AS taken_events,
-       (SELECT count(*) FROM inserted WHERE status = 'PENDING') AS left_pending,
+       (SELECT count(*) FROM inserted
+         WHERE status = 'PENDING' AND next_attempt_at <= now()) AS left_pending,
+       (SELECT min(next_attempt_at) FROM inserted
+         WHERE status = 'PENDING' AND next_attempt_at > now()) AS next_reminder_at,
        d.*
 FROM (SELECT 1) AS one
 LEFT JOIN deliveries d ON true

@@ -141,3 +141,50 @@ def test_sms_respects_configured_segments() -> None:
     body = two.sms(invoice(vendor_name="Acme " * 2000))
     assert segments(body) == 2
     assert body.endswith(INVOICE_ID)
+
+
+def _many(count: int) -> list[InvoiceView]:
+    return [
+        invoice(
+            invoice_id=f"00000000-0000-4000-8000-{n:012d}",
+            vendor_name=f"Vendor {n}",
+            total_amount="100.00",
+            currency="EUR" if n % 5 == 0 else "USD",
+        )
+        for n in range(count)
+    ]
+
+
+def test_a_digest_email_counts_totals_and_lists_the_first_twenty(
+    renderer: MessageRenderer,
+) -> None:
+    email = renderer.digest_email(_many(25))
+    assert email.subject == "25 invoices need review (2,000.00 USD, 500.00 EUR)"
+    for part in (email.text, email.html):
+        assert "Vendor 19" in part and "Vendor 20" not in part
+        assert "and 5 more" in part
+        assert "https://app.example.com/invoices?status=NEEDS_REVIEW" in part
+    assert "https://app.example.com/invoices/00000000-0000-4000-8000-000000000003" in email.html
+
+
+def test_a_digest_escapes_hostile_vendors(renderer: MessageRenderer) -> None:
+    hostile = [invoice(vendor_name="<script>alert(1)</script>"), invoice(vendor_name="A&B")]
+    email = renderer.digest_email(hostile)
+    assert "<script>" not in email.html and "&lt;script&gt;" in email.html
+    assert "A&amp;B" in email.html
+
+
+def test_amounts_that_are_not_numbers_are_counted_not_summed(renderer: MessageRenderer) -> None:
+    totals = renderer.totals([invoice(total_amount="12.50"), invoice(total_amount="n/a")])
+    assert totals == "12.50 USD, 1 without an amount"
+
+
+def test_a_digest_sms_fits_one_segment_and_keeps_the_queue_link(
+    renderer: MessageRenderer,
+) -> None:
+    currencies = ["USD", "EUR", "GBP", "CHF", "JPY", "SEK", "NOK", "DKK", "PLN", "CZK"]
+    many = [invoice(total_amount=f"{n}123456.78", currency=currencies[n % 10]) for n in range(40)]
+    body = renderer.digest_sms(many)
+    assert segments(body) == 1
+    assert body.startswith("40 invoices need review")
+    assert body.endswith("https://app.example.com/invoices?status=NEEDS_REVIEW")

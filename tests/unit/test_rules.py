@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from reactor.policy.durations import parse_duration
-from reactor.policy.matching import InvoiceFacts, amount_of, glob_to_like, notices_for, routes
+from reactor.policy.matching import InvoiceFacts, amount_of, glob_to_like, plan, routes
 from reactor.policy.rules import Rules, RulesError, load_rules, parse_quiet_hours
 
 GOOD = """
@@ -33,6 +33,29 @@ notify = "vm@acme.example"
 vendor = ["acme*", "*GmbH", "a_b?"]
 """
 
+
+REMINDERS = """
+[[rule]]
+name = "everyone"
+notify = ["ap@acme.example", "+14155550123"]
+
+[[rule]]
+name = "still waiting"
+notify = ["ap@acme.example"]
+after = "24h"
+
+[[rule]]
+name = "also waiting"
+notify = ["ap@acme.example", "boss@acme.example"]
+after = "1d"
+
+[[rule]]
+name = "due soon"
+notify = ["controller@acme.example", "ap@acme.example"]
+before_due = "2d"
+"""
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
 RULE_X = '[[rule]]\nname = "x"\nnotify = ["a@b.example"]\n'
 
@@ -94,6 +117,10 @@ def test_a_good_file_is_normalised(tmp_path: Path) -> None:
             "rule 'x': after: '3 weeks' is not a duration",
         ),
         (
+            '[[rule]]\nname = "x"\nnotify = ["a@b.example"]\nafter = "1h"\nbefore_due = "1d"\n',
+            "rule 'x': before_due: a rule is one reminder",
+        ),
+        (
             '[[rule]]\nname = "x"\nnotify = ["a@b.example"]\nmin_amount = "lots"\n',
             "rule 'x': min_amount: 'lots' is not a number",
         ),
@@ -146,7 +173,10 @@ def test_routing_by_amount_currency_and_vendor_with_one_message_per_recipient(
 
     def told(amount: str | None, currency: str | None, vendor: str | None) -> dict[str, str]:
         facts = InvoiceFacts(amount_of(amount), currency, vendor)
-        return {r.address: rule.name for r, rule in notices_for(rules, facts, "USD")}
+        planned = plan(
+            rules, facts, entered_at=NOW, now=NOW, default_currency="USD", timezone="UTC"
+        )
+        return {p.recipient.address: p.rule.name for p in planned}
 
     small = told("99.50", "USD", "Initech")
     assert small == {"ap@acme.example": "everyone", "+14155550123": "everyone"}
@@ -183,8 +213,49 @@ def test_routes_carry_each_rule_and_recipient_in_file_order(tmp_path: Path) -> N
     assert rows[0]["currencies"] is None and rows[-1]["vendors"] == ["acme%", "%gmbh", "a\\_b_"]
 
 
-def test_reminders_and_quiet_hours_are_refused_until_they_are_sent(tmp_path: Path) -> None:
-    reminder = '[[rule]]\nname = "still waiting"\nnotify = ["a@b.example"]\nafter = "24h"\n'
-    assert "rule 'still waiting': after: reminders are not available" in _error(tmp_path, reminder)
-    quiet = '[[recipient]]\naddress = "+14155550123"\nquiet_hours = "21:00-07:00"\n'
-    assert "quiet_hours: quiet hours are not available" in _error(tmp_path, quiet)
+def test_quiet_hours_are_read_with_the_recipients_time_zone(tmp_path: Path) -> None:
+    quiet = '[[recipient]]\naddress = "+14155550123"\nquiet_hours = "21:00-07:00:30"\n'
+    rules = _load(tmp_path, quiet + RULE_X)
+    assert rules.quiet_hours().spans == {"+14155550123": ("UTC", time(21), time(7, 0, 30))}
+
+
+def _plan(rules: Rules, due: date | None) -> set[tuple[str, str, str, datetime]]:
+    facts = InvoiceFacts(None, None, None, due)
+    planned = plan(rules, facts, entered_at=NOW, now=NOW, default_currency="USD", timezone="UTC")
+    return {(p.recipient.address, p.rule.name, p.step, p.at) for p in planned}
+
+
+def test_reminders_are_planned_at_their_moment_once_per_step_and_recipient(
+    tmp_path: Path,
+) -> None:
+    rules = _load(tmp_path, REMINDERS)
+    day = timedelta(days=1)
+    notices = {
+        ("ap@acme.example", "everyone", "notice", NOW),
+        ("+14155550123", "everyone", "notice", NOW),
+    }
+    waiting = {
+        # "after 24h" and "after 1d" are one step: ap hears once, from the first rule
+        ("ap@acme.example", "still waiting", "after 86400s", NOW + day),
+        ("boss@acme.example", "also waiting", "after 86400s", NOW + day),
+    }
+    assert _plan(rules, None) == notices | waiting  # no due date: no before_due
+    due = datetime(2026, 12, 12, tzinfo=UTC)
+    assert _plan(rules, due.date()) == notices | waiting | {
+        ("controller@acme.example", "due soon", "before_due 172800s", due - 2 * day),
+        ("ap@acme.example", "due soon", "before_due 172800s", due - 2 * day),
+    }
+
+
+def test_a_reminder_already_due_is_one_message_with_the_notice(tmp_path: Path) -> None:
+    """Due tomorrow and `before_due = 2d`: it fires now, with the notice, as one message."""
+    rules = _load(tmp_path, REMINDERS)
+    due = datetime(2026, 12, 3, tzinfo=UTC)
+    planned = _plan(rules, due.date())
+    assert (
+        "controller@acme.example",
+        "due soon",
+        "before_due 172800s",
+        due - 2 * timedelta(1),
+    ) in planned
+    assert not any(p[0] == "ap@acme.example" and p[1] == "due soon" for p in planned)
