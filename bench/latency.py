@@ -19,8 +19,9 @@ from bench.common import (
     FRONTEND,
     SMS_RECIPIENT,
     Context,
+    bench_settings,
     connect,
-    field_default,
+    idle_room,
     invoice_ids,
     invoice_of,
     load_invoices,
@@ -31,6 +32,7 @@ from bench.common import (
     say,
     summary_ms,
 )
+from reactor.intake import Intake
 from reactor.messages import InvoiceView
 from reactor.messages.renderer import MessageRenderer
 from reactor.resources import sql
@@ -88,8 +90,8 @@ def claim_breakdown(url: str, samples: list[dict[str, Any]]) -> dict[str, Any]:
     `review_episodes.created_at` is `now()` of the reactor's claiming statement
     (`take_events`), i.e. when its transaction started (same machine, same clock):
     commit -> claim is the wake-up (NOTIFY delivery, the event loop, a pooled
-    connection); claim -> request is the claiming statement, the hand-off to a send
-    thread, rendering and the SDK call up to the request line.
+    connection); claim -> request is the claiming statement, the hand-off to a sender
+    task, rendering and the SDK call up to the request line.
     """
     by_id = {s["invoice_id"]: s for s in samples}
     with connect(url, autocommit=True) as conn:
@@ -117,15 +119,7 @@ def claim_statement_alone(url: str, ids: list[str]) -> dict[str, Any]:
     `take_events` runs as the dispatcher runs it when idle: autocommit, prepared, with
     the dispatcher's parameters; timed from execute to the rows being fetched.
     """
-    concurrency = field_default("send_concurrency")
-    params = {
-        "limit": field_default("claim_batch_size"),
-        "claim_episodes": concurrency,  # the idle room (2 x concurrency) over 2 recipients
-        "methods": ["email", "sms"],
-        "recipients": [EMAIL_RECIPIENT, SMS_RECIPIENT],
-        "lease_seconds": field_default("lease_seconds"),
-        "paused": [],
-    }
+    params = Intake(None, bench_settings()).params(idle_room(), [])  # type: ignore[arg-type]
     timings = []
     with connect(url, autocommit=True) as writer, connect(url, autocommit=True) as claimer:
         for invoice_id in ids:

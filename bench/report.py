@@ -423,8 +423,8 @@ def _throughput(tp: dict[str, Any]) -> str:
             "fakes. "
             "Fresh database and fresh reactor process(es) per row. The bare loop is "
             "`bench/bare_loop.py`: its own process, the reactor's SendGrid and Twilio "
-            "transports on a thread pool of the same size, messages rendered before the clock "
-            "starts.",
+            "transports from as many asyncio tasks as SEND_CONCURRENCY, messages rendered "
+            "before the clock starts.",
             "",
             _table(
                 [
@@ -553,7 +553,7 @@ def _trigger(tc: dict[str, Any]) -> str:
 
 
 def _sweep(sc: dict[str, Any]) -> str:
-    queries = ["sweep_lock", "sweep_orphans", "take_events", "claim_due", "next_due"]
+    queries = list(sc["scenarios"][0]["median_ms"])  # the statements of a pass, in order
     rows = [
         [
             s["scenario"],
@@ -583,8 +583,9 @@ def _sweep(sc: dict[str, Any]) -> str:
             "then one round of the dispatcher's drain: `take_events` (up to "
             f"{params['take_events']['limit']} outbox rows; the deliveries of the first "
             f"{params['take_events']['claim_episodes']} episodes claimed, the rest left due), "
-            f"`claim_due` (limit {params['claim_due']['limit']}), `next_due`: an idle "
-            "dispatcher's parameters at the default SEND_CONCURRENCY and CLAIM_BATCH_SIZE. "
+            f"`claim_due` (limit {params['claim_due']['limit']}), `next_due` (and `waiting`, "
+            "the count `reactor status` shows): an idle dispatcher's parameters at the "
+            "default SEND_CONCURRENCY and CLAIM_BATCH_SIZE. "
             "Each pass runs in a transaction that is rolled back; median of "
             f"{sc['repetitions']} passes after one warm-up. Tables: 5% of invoices have a past "
             "episode (a review_episodes row, two SENT deliveries), 1,000 of them still in "

@@ -14,8 +14,10 @@ already notified; the rest are MATCHED or APPROVED. "Nothing pending" is measure
 100,000 and 1,000,000 invoices (the cost should not move); then, at 1,000,000: 1,000
 and 10,000 invoices put into review with the triggers bypassed (orphans the sweep must
 adopt); 10,000 invoices waiting in the outbox, as one row (one bulk UPDATE) and as
-10,000 rows (single-invoice UPDATEs), as when the reactor was down; and 10,000
-deliveries whose retry is due.
+10,000 rows (single-invoice UPDATEs), as when the reactor was down; 10,000
+deliveries whose retry is due; and 10,000 reminders scheduled for tomorrow (a pass
+must not pay for rows that are not due). `waiting` is the count of rows waiting on
+purpose that `reactor status` and /health/status show.
 """
 
 from __future__ import annotations
@@ -31,17 +33,17 @@ from bench.common import (
     EMAIL_RECIPIENT,
     SMS_RECIPIENT,
     Context,
+    bench_settings,
     connect,
-    field_default,
+    idle_room,
     load_invoices,
     median,
     print_table,
     say,
     set_triggers,
 )
-from reactor.policy.matching import routes
-from reactor.policy.rules import implicit_rules
-from reactor.recipients import parse_recipients
+from reactor.claims import Claims
+from reactor.intake import Intake
 from reactor.resources import sql
 
 TARGET_EMPTY_PASS_MS = 20.0
@@ -49,36 +51,19 @@ SETTLED_IN_REVIEW = 1_000
 HISTORY_EVERY = 20  # one invoice in 20 has a past episode
 TABLES = ("invoices", "review_events", "review_episodes", "notifications")
 
-QUERIES = ["sweep_lock", "sweep_orphans", "take_events", "claim_due", "next_due"]
+QUERIES = ["sweep_lock", "sweep_orphans", "take_events", "claim_due", "next_due", "waiting"]
 
 
 def pass_params() -> dict[str, dict[str, Any]]:
     """Each statement's parameters, as an idle dispatcher computes them by default."""
-    concurrency = field_default("send_concurrency")
-    batch = field_default("claim_batch_size")
-    recipients = 2
-    room = 2 * concurrency  # the dispatcher claims one round ahead of its senders
-    common = {"lease_seconds": field_default("lease_seconds"), "paused": []}
+    settings = bench_settings()
     return {
         "sweep_lock": {},
         "sweep_orphans": {},
-        "take_events": {
-            **common,
-            "limit": batch,
-            "claim_episodes": max(1, room // recipients),
-            # the implicit rule: both recipients, every invoice
-            "routes": routes(
-                implicit_rules(parse_recipients(f"{EMAIL_RECIPIENT},{SMS_RECIPIENT}"))
-            ),
-            "read_fields": False,
-            "default_currency": field_default("default_currency"),
-        },
-        "claim_due": {
-            **common,
-            "limit": min(batch, room),
-            "max_attempts": field_default("max_attempts"),
-        },
+        "take_events": Intake(None, settings).params(idle_room(), []),  # type: ignore[arg-type]
+        "claim_due": Claims(None, settings).params(idle_room(), []),  # type: ignore[arg-type]
         "next_due": {"paused": []},
+        "waiting": {},  # what `reactor status` and /health/status count as waiting
     }
 
 
@@ -185,19 +170,38 @@ def settle(conn: psycopg.Connection) -> None:
 
 def make_due_retries(conn: psycopg.Connection, count: int) -> None:
     """`count` deliveries of invoices in review, PENDING with their retry due."""
+    _pending_deliveries(
+        conn, count, "1, now() - interval '1 minute', 'SendGrid 503: service unavailable'"
+    )
+
+
+def retire_pending(conn: psycopg.Connection) -> None:
+    """The previous scenario's due rows, sent: only the next scenario's rows wait."""
+    conn.execute("UPDATE notifications SET status = 'SENT' WHERE status = 'PENDING'")
+
+
+def make_scheduled(conn: psycopg.Connection, count: int) -> None:
+    """`count` reminders of invoices in review, PENDING and due tomorrow."""
+    _pending_deliveries(conn, count, "0, now() + interval '1 day', NULL", kind="reminder")
+
+
+def _pending_deliveries(
+    conn: psycopg.Connection, count: int, attempts_due_error: str, kind: str = "notice"
+) -> None:
+    """`count` PENDING deliveries of invoices put into review; SQL for the last three fields."""
     move_into_review(conn, count, triggers=True)
+    step = "notice" if kind == "notice" else "after 86400s"
     conn.execute(
         "WITH taken AS (DELETE FROM review_events RETURNING invoice_ids, created_at),"
         " episodes AS ("
         "  INSERT INTO review_episodes (invoice_id, source, entered_at)"
         "  SELECT u.id, 'trigger', t.created_at FROM taken t, unnest(t.invoice_ids) AS u (id)"
         "  RETURNING id, invoice_id)"
-        " INSERT INTO notifications (invoice_id, episode_id, method, recipient, status,"
-        " attempts, next_attempt_at, error_message)"
-        " SELECT e.invoice_id, e.id, 'email', %s, 'PENDING', 1,"
-        " now() - interval '1 minute', 'SendGrid 503: service unavailable'"
+        " INSERT INTO notifications (invoice_id, episode_id, kind, step, method, recipient,"
+        " status, attempts, next_attempt_at, error_message)"
+        f" SELECT e.invoice_id, e.id, %s, %s, 'email', %s, 'PENDING', {attempts_due_error}"
         " FROM episodes e",
-        (EMAIL_RECIPIENT,),
+        (kind, step, EMAIL_RECIPIENT),
     )
     analyze(conn)
 
@@ -325,6 +329,11 @@ def run(ctx: Context) -> dict[str, Any]:
                 f"{large:,} invoices, {pending_large:,} retries due",
                 f"{pending_large:,} PENDING deliveries whose retry is due",
                 lambda: (settle(conn), make_due_retries(conn, pending_large)),
+            ),
+            (
+                f"{large:,} invoices, {pending_large:,} reminders scheduled",
+                f"{pending_large:,} PENDING reminders due tomorrow (nothing due now)",
+                lambda: (settle(conn), retire_pending(conn), make_scheduled(conn, pending_large)),
             ),
         ]
         for label, pending, prepare in steps:

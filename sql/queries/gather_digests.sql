@@ -7,7 +7,9 @@
 --   * when a message opened it within the window (this process or another), the
 --     claimed rows go back to PENDING until the window ends (held = 'digest_window'),
 --     their attempt given back.
--- The window row is locked while it is decided, so replicas agree on who sends.
+-- The window row is locked while it is decided, so replicas agree on who sends. The
+-- recipient's due rows are found through the index on due rows: the cost follows
+-- the rows due now, not the table.
 -- Returns the rows to send: the claimed ones kept, and the ones gathered (with the
 -- invoice fields their messages show).
 WITH claimed AS (

@@ -1,7 +1,6 @@
 -- Back to one row per (invoice, episode, channel, recipient): reminder rows go.
 DROP FUNCTION reactor_due_date(jsonb);
 DROP TABLE recipient_windows;
-DROP INDEX notifications_recipient_due_idx;
 DELETE FROM notifications WHERE step <> 'notice';
 ALTER TABLE notifications DROP CONSTRAINT notifications_once;
 ALTER TABLE notifications

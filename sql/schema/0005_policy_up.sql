@@ -17,10 +17,6 @@ ALTER TABLE notifications
     DROP CONSTRAINT notifications_once,
     ADD CONSTRAINT notifications_once UNIQUE USING INDEX notifications_once_per_step;
 
--- A digest claims every due row of one recipient and channel at once.
-CREATE INDEX notifications_recipient_due_idx
-    ON notifications (method, recipient, next_attempt_at) WHERE status = 'PENDING';
-
 -- Per recipient and channel: until when the digest window opened by the last
 -- message stays open. Further rows for that recipient wait until then.
 CREATE TABLE recipient_windows (
