@@ -79,7 +79,7 @@ class Attempts:
             with structlog.contextvars.bound_contextvars(
                 invoice_id=delivery.invoice.invoice_id, channel=channel, delivery_id=delivery.id
             ):
-                message_id = await transport.send(delivery.recipient, message)
+                message_id = await transport.send(delivery.recipient, message, delivery.id)
         except SendError as error:
             metrics.SEND_ATTEMPTS.labels(channel, error.failure.value).inc()
             return self._failed(delivery, error)
@@ -111,6 +111,7 @@ class Attempts:
             "SENT",
             message_id=message_id,
             digest=_others(delivery),
+            transport=transport.name,
         )
 
     def _render(self, delivery: Delivery) -> Message:

@@ -15,8 +15,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
+from reactor.config_receipts import SETTINGS_CONFIG, ReceiptSettings
 from reactor.db import libpq_url
 from reactor.policy.rules import Rules, configured_rules, valid_timezone
 from reactor.recipients import RecipientList, parse_recipients
@@ -32,9 +33,7 @@ class ConfigError(Exception):
 class DatabaseSettings(BaseSettings):
     """Where the database is: all that `reactor migrate` needs."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
-    )
+    model_config = SETTINGS_CONFIG
 
     # With no URL, an embedded PostgreSQL runs in reactor_data_dir.
     database_url: str | None = None
@@ -63,7 +62,7 @@ class DatabaseSettings(BaseSettings):
         return value
 
 
-class Settings(DatabaseSettings):
+class Settings(DatabaseSettings, ReceiptSettings):
     """Every setting of the service. Names are the environment variables, upper-cased."""
 
     # Server-side prepared statements on the pooled connections: only for a direct

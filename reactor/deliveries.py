@@ -69,6 +69,7 @@ class Outcome:
     retry_in: float = 0.0
     refund: int = 0  # 1 when the attempt never counted (channel paused, rate limited)
     held: str | None = None  # why a PENDING row waits on purpose: "quiet_hours"
+    transport: str | None = None  # which transport sent it (SENT only)
     # A digest's other rows, which share this outcome (and its provider message id).
     digest: tuple[tuple[int, UUID], ...] = ()
 

@@ -85,3 +85,13 @@ PRUNED = Counter(
     "Rows deleted by the retention pass (RETENTION_DAYS, `reactor prune`), by kind.",
     ["kind"],  # episodes, notifications
 )
+WEBHOOK_REJECTED = Counter(
+    "reactor_webhook_rejected_total",
+    "Provider callbacks refused, by provider and why; nothing was written for them.",
+    ["provider", "reason"],  # reason: too_large, malformed, signature, stale
+)
+RECEIPTS = Counter(
+    "reactor_receipts_total",
+    "Delivery receipts received, by channel and status (open and click included).",
+    ["channel", "status"],
+)

@@ -15,6 +15,7 @@ from reactor.config import Settings
 from reactor.deliveries import waiting_summary
 from reactor.masking import mask_text
 from reactor.prune import prune
+from reactor.receipts import receipt_shares
 from reactor.store import Store
 from reactor.tables import render_table
 from reactor.wiring import build_dispatcher, open_store
@@ -25,6 +26,7 @@ async def collect_status(store: Store, top: int = 10) -> dict[str, Any]:
     by_channel = await store.status_by_channel()
     backlog = await store.backlog()
     waiting = await store.waiting()
+    receipts = await store.receipts_last_day()
     failures = await store.top_failures(top)
     oldest = backlog.get("oldest_pending_age_seconds")
     oldest_event = backlog.get("oldest_event_age_seconds")
@@ -38,6 +40,7 @@ async def collect_status(store: Store, top: int = 10) -> dict[str, Any]:
         if oldest_event is None
         else round(float(oldest_event), 1),
         "waiting": waiting_summary(waiting),
+        "receipts_last_day": receipt_shares(receipts),
         "top_failures": [
             {
                 "channel": r["method"],
@@ -71,6 +74,21 @@ def format_status(status: dict[str, Any], as_json: bool) -> str:
             ],
         ),
     ]
+    if status["receipts_last_day"]:
+        parts += [
+            "",
+            render_table(
+                ["channel", "receipts (24 h)", "share by status"],
+                [
+                    (
+                        channel,
+                        r["receipts"],
+                        ", ".join(f"{s} {share:.0%}" for s, share in r["share"].items()),
+                    )
+                    for channel, r in status["receipts_last_day"].items()
+                ],
+            ),
+        ]
     if status["waiting"]:
         parts += [
             "",

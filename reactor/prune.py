@@ -59,5 +59,5 @@ async def prune(
             break
         after_at, after_id = row["last_at"], row["last_id"]
     if not dry_run:
-        await store.prune_windows()
+        await store.prune_markers()
     return report

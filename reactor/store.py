@@ -17,6 +17,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from reactor.deliveries import Delivery, Outcome
+from reactor.receipts import Receipt
 from reactor.resources import sql
 
 Row = dict[str, Any]
@@ -45,6 +46,7 @@ def outcome_params(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
         "refunds": [o.refund for _, o in rows],
         "held": [o.held for _, o in rows],
         "digest_sizes": [o.digest_size for _, o in rows],
+        "transports": [o.transport for _, o in rows],
     }
 
 
@@ -133,9 +135,9 @@ class Store:
         """What a sweep would find now, changing nothing (sweep_preview.sql)."""
         return await self._row("sweep_preview")
 
-    async def prune_windows(self) -> int:
-        """Forget closed digest windows (prune_windows.sql)."""
-        return await self._count("prune_windows", {})
+    async def prune_markers(self) -> Row:
+        """Forget closed digest windows and day-old receipt event ids (prune_markers.sql)."""
+        return await self._row("prune_markers")
 
     async def prune_batch(self, **params: Any) -> Row | None:
         """One retention batch under the sweep's lock; None when another replica holds it."""
@@ -160,6 +162,25 @@ class Store:
     async def gather_digests(self, **params: Any) -> list[Row]:
         """Open digest windows for claimed rows and gather their recipients' due rows."""
         return await self._rows("gather_digests", params)
+
+    async def record_receipts(self, receipts: Sequence[Receipt]) -> list[Row]:
+        """Record delivery receipts, never backwards; the rows changed (record_receipts.sql)."""
+        return await self._rows(
+            "record_receipts",
+            {
+                "channels": [r.channel for r in receipts],
+                "statuses": [r.status for r in receipts],
+                "ranks": [r.rank for r in receipts],
+                "message_ids": [r.message_id for r in receipts],
+                "delivery_ids": [r.delivery_id for r in receipts],
+                "errors": [r.error for r in receipts],
+                "event_ids": [r.event_id for r in receipts],
+            },
+        )
+
+    async def receipts_last_day(self, timeout: float | None = None) -> list[Row]:
+        """Receipts of the last 24 hours by channel and status (receipts_last_day.sql)."""
+        return await self._rows("receipts_last_day", timeout=timeout)
 
     async def waiting(self, timeout: float | None = None) -> list[Row]:
         """Deliveries waiting for a later moment, by why (waiting.sql)."""

@@ -23,6 +23,7 @@ from reactor import __version__, metrics
 from reactor.aio import bounded
 from reactor.deliveries import waiting_summary
 from reactor.listener import CHANNEL
+from reactor.receipts import receipt_shares
 
 if TYPE_CHECKING:
     from reactor.config import Settings
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from reactor.listener import Listener
     from reactor.store import Store
     from reactor.sweep import Sweeper
+    from reactor.webhooks import Webhooks
 
 PROBE_TIMEOUT = 0.5  # readiness must answer within a second even when the database hangs
 
@@ -99,6 +101,9 @@ class Probes:
         try:
             row = await bounded(self.store.backlog(timeout=PROBE_TIMEOUT), PROBE_TIMEOUT)
             waiting = await bounded(self.store.waiting(timeout=PROBE_TIMEOUT), PROBE_TIMEOUT)
+            receipts = await bounded(
+                self.store.receipts_last_day(timeout=PROBE_TIMEOUT), PROBE_TIMEOUT
+            )
         except Exception as error:
             return {"available": False, "error": type(error).__name__}
         for status in ("pending", "sending", "failed"):
@@ -116,6 +121,7 @@ class Probes:
             if row["oldest_event_age_seconds"] is None
             else round(float(row["oldest_event_age_seconds"]), 1),
             "waiting": waiting_summary(waiting),
+            "receipts_last_day": receipt_shares(receipts),
         }
 
     def listener_state(self) -> dict[str, Any]:
@@ -235,8 +241,8 @@ async def not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "not found" if code == 404 else "error"}, status_code=code)
 
 
-def create_app(probes: Probes) -> Starlette:
-    """The Starlette app for one running service."""
+def create_app(probes: Probes, webhooks: Webhooks | None = None) -> Starlette:
+    """The Starlette app for one running service (with the receipt routes when on)."""
     app = Starlette(
         routes=[
             Route("/", root),
@@ -245,6 +251,7 @@ def create_app(probes: Probes) -> Starlette:
             Route("/health/ready", ready),
             Route("/health/status", status),
             Route("/metrics", metrics_endpoint),
+            *(webhooks.routes() if webhooks else []),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={404: not_found, 405: not_found},

@@ -28,6 +28,7 @@ from reactor.store import Store
 from reactor.sweep import Sweeper
 from reactor.transports import Transport, build_transports
 from reactor.web import Probes, create_app
+from reactor.webhooks import Webhooks
 
 
 def make_pool(database_url: str, prepared_statements: bool = False) -> AsyncConnectionPool:
@@ -119,5 +120,6 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
         timeout=settings.listener_timeout_seconds,
         redact=redact,
     )
-    app = create_app(Probes(settings, store, listener, dispatcher, sweeper, revision))
+    webhooks = Webhooks(settings, store) if settings.public_base_url else None
+    app = create_app(Probes(settings, store, listener, dispatcher, sweeper, revision), webhooks)
     return Service(pool, store, transports, dispatcher, sweeper, listener, app)

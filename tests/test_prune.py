@@ -154,3 +154,21 @@ def test_the_running_service_prunes_at_its_first_sweep(
         assert f'reactor_pruned_total{{kind="notifications"}} {3 + 1 + BULK // 2}.0' in metrics
     finally:
         process.stop()
+
+
+def test_the_retention_pass_forgets_closed_windows_and_old_event_ids(database_url: str) -> None:
+    query(
+        database_url,
+        "INSERT INTO recipient_windows (method, recipient, open_until) VALUES"
+        " ('email', 'closed@example.com', now() - interval '1 minute'),"
+        " ('sms', '+14155552671', now() + interval '5 minutes')",
+    )
+    query(
+        database_url,
+        "INSERT INTO receipt_events (event_id, received_at) VALUES"
+        " ('old', now() - interval '2 days'), ('recent', now())",
+    )
+    result = run_cli(["prune"], {"DATABASE_URL": database_url})
+    assert result.returncode == 0, result.stderr
+    assert query(database_url, "SELECT recipient FROM recipient_windows") == [("+14155552671",)]
+    assert query(database_url, "SELECT event_id FROM receipt_events") == [("recent",)]

@@ -6,6 +6,7 @@ from reactor.config import Settings
 from reactor.recipients import Channel
 from reactor.transports.base import Transport
 from reactor.transports.console import ConsoleTransport
+from reactor.webhooks import twilio_status_callback
 
 __all__ = ["Transport", "build_transports"]
 
@@ -41,6 +42,7 @@ def build_transports(settings: Settings) -> dict[Channel, Transport]:
             messaging_service_sid=settings.twilio_messaging_service_sid,
             ca_bundle=ca_bundle,
             max_connections=settings.send_concurrency,
+            status_callback=twilio_status_callback(settings),
         )
     else:
         transports[Channel.SMS] = ConsoleTransport(Channel.SMS)

@@ -18,8 +18,8 @@ class Transport(Protocol):
     name: str
     channel: Channel
 
-    async def send(self, recipient: str, message: Message) -> str:
-        """Send, or raise SendError."""
+    async def send(self, recipient: str, message: Message, reference: int) -> str:
+        """Send, or raise SendError. `reference` is the delivery row's id (for receipts)."""
         ...
 
     async def close(self) -> None:

@@ -21,7 +21,7 @@ class ConsoleTransport:
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
 
-    async def send(self, recipient: str, message: Message) -> str:
+    async def send(self, recipient: str, message: Message, reference: int = 0) -> str:
         """Log the message with the recipient masked; return a local message id."""
         message_id = f"console-{uuid.uuid4().hex[:16]}"
         if isinstance(message, str):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from sendgrid.helpers.mail import Content, Email, Mail, To
+from sendgrid.helpers.mail import Content, CustomArg, Email, Mail, To
 
 from reactor.decisions import FailureClass, SendError, classify_status, retry_after_seconds
 from reactor.messages import Message
@@ -17,6 +17,7 @@ from reactor.recipients import Channel
 from reactor.transports.pool import POOL_ERRORS, ProviderSession, path_prefix
 
 SEND_PATH = "/v3/mail/send"
+DELIVERY_ARG = "reactor_delivery_id"  # the custom argument receipts are matched by
 
 
 def error_text(status: int, body: str, reason: str | None) -> str:
@@ -59,17 +60,22 @@ class SendGridTransport:
             },
         )
 
-    def body(self, recipient: str, message: Message) -> bytes:
-        """The request body, as the SDK's `Mail` helper builds it."""
+    def body(self, recipient: str, message: Message, reference: int) -> bytes:
+        """The request body, as the SDK's `Mail` helper builds it.
+
+        The delivery row's id travels as a custom argument, which SendGrid's Event
+        Webhook sends back with every event about the message.
+        """
         assert not isinstance(message, str), "SendGrid sends emails"
         mail = Mail(from_email=self._from, to_emails=To(recipient), subject=message.subject)
         mail.add_content(Content("text/plain", message.text))
         mail.add_content(Content("text/html", message.html))
+        mail.personalizations[0].add_custom_arg(CustomArg(DELIVERY_ARG, str(reference)))
         return json.dumps(mail.get()).encode()
 
-    async def send(self, recipient: str, message: Message) -> str:
+    async def send(self, recipient: str, message: Message, reference: int = 0) -> str:
         """Send the email; return SendGrid's X-Message-Id."""
-        body = self.body(recipient, message)
+        body = self.body(recipient, message, reference)
         try:
             async with self._session.request("POST", self._url, data=body) as response:
                 payload = await response.read()  # drained: the connection goes back to the pool

@@ -83,12 +83,15 @@ class TwilioTransport:
         messaging_service_sid: str | None = None,
         ca_bundle: str | None = None,
         max_connections: int = 100,
+        status_callback: str | None = None,
     ) -> None:
-        self._sender = (
+        self._sender: dict[str, str | None] = (
             {"messaging_service_sid": messaging_service_sid}
             if messaging_service_sid
             else {"from_": from_number}
         )
+        if status_callback:  # receipts on: Twilio calls back with each status
+            self._sender["status_callback"] = status_callback
         self._session = ProviderSession(ca_bundle=ca_bundle, size=max_connections, timeout=timeout)
         client = Client(
             account_sid, auth_token, http_client=PooledHttpClient(self._session, timeout)
@@ -97,7 +100,7 @@ class TwilioTransport:
         client.api.base_url = base_url.rstrip("/")
         self._messages = client.api.v2010.accounts(account_sid).messages
 
-    async def send(self, recipient: str, message: Message) -> str:
+    async def send(self, recipient: str, message: Message, reference: int = 0) -> str:
         """Send the SMS; return Twilio's message sid."""
         assert isinstance(message, str), "Twilio sends SMS bodies"
         _last_headers.set(None)
