@@ -17,6 +17,7 @@ from reactor.decisions import (
     RetryPolicy,
     SendError,
     decide_failure,
+    fails_over,
     held_while_paused,
 )
 from reactor.deliveries import Delivery, Outcome
@@ -40,16 +41,20 @@ class Attempts:
         channels: Mapping[Channel, ChannelState],
         policy: RetryPolicy,
         quiet_hours: QuietHours | None = None,
+        failover: Transport | None = None,
+        failover_after: int = 2,
     ) -> None:
         self._transports = transports
         self._renderer = renderer
         self._channels = channels
         self._policy = policy
         self._quiet_hours = quiet_hours or QuietHours({})
+        self._failover = failover  # SMTP, for emails SendGrid failed
+        self._failover_after = failover_after
 
     async def close(self) -> None:
         """Close every transport's kept-alive connections."""
-        for transport in self._transports.values():
+        for transport in [*self._transports.values(), *filter(None, [self._failover])]:
             await transport.close()
 
     async def make(self, delivery: Delivery) -> Outcome:
@@ -70,8 +75,18 @@ class Attempts:
             log.exception("unexpected error in a sender", delivery_id=delivery.id)
             return self._failed(delivery, SendError(FailureClass.TRANSIENT, repr(error)))
 
+    def _transport(self, delivery: Delivery) -> Transport:
+        """The channel's transport, or the SMTP failover once SendGrid failed enough."""
+        if (
+            self._failover is not None
+            and delivery.channel is Channel.EMAIL
+            and fails_over(delivery.attempts, self._failover_after)
+        ):
+            return self._failover
+        return self._transports[delivery.channel]
+
     async def _send(self, delivery: Delivery) -> Outcome:
-        transport = self._transports[delivery.channel]
+        transport = self._transport(delivery)
         channel = delivery.channel.value
         started = time.perf_counter()
         try:

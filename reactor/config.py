@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings
 
 from reactor.config_receipts import SETTINGS_CONFIG, ReceiptSettings
+from reactor.config_smtp import SmtpSettings
 from reactor.db import libpq_url
 from reactor.policy.rules import Rules, configured_rules, valid_timezone
 from reactor.recipients import RecipientList, parse_recipients
@@ -62,7 +63,7 @@ class DatabaseSettings(BaseSettings):
         return value
 
 
-class Settings(DatabaseSettings, ReceiptSettings):
+class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings):
     """Every setting of the service. Names are the environment variables, upper-cased."""
 
     # Server-side prepared statements on the pooled connections: only for a direct
@@ -193,11 +194,9 @@ class Settings(DatabaseSettings, ReceiptSettings):
 
     def _explicit_transports_have_credentials(self) -> None:
         """An explicitly chosen provider must have its credentials: never a silent fallback."""
-        if self.email_transport == "smtp":
-            raise ValueError(
-                "EMAIL_TRANSPORT: smtp is not available in this version (use sendgrid or console)"
-            )
         needed: list[tuple[str, object]] = []
+        if self.email_transport == "smtp":
+            needed = [("SMTP_URL", self.smtp_url), ("SMTP_FROM", self.smtp_from)]
         if self.email_transport == "sendgrid":
             needed = [("SENDGRID_API_KEY", self.sendgrid_api_key)]
         if self.sms_transport == "twilio":
@@ -207,7 +206,7 @@ class Settings(DatabaseSettings, ReceiptSettings):
             ]
         for name, value in needed:
             if not value:
-                transport = "EMAIL" if name.startswith("SENDGRID") else "SMS"
+                transport = "EMAIL" if name.startswith(("SENDGRID", "SMTP")) else "SMS"
                 chosen = self.email_transport if transport == "EMAIL" else self.sms_transport
                 raise ValueError(f"{name}: required by {transport}_TRANSPORT={chosen} but not set")
 
@@ -235,7 +234,7 @@ class Settings(DatabaseSettings, ReceiptSettings):
             password = conninfo_to_dict(libpq_url(url)).get("password") if url else None
             if password:
                 values.append(str(password))
-        return values
+        return values + self.smtp_secret_values()
 
     @property
     def prepare_statements(self) -> bool:
@@ -245,11 +244,13 @@ class Settings(DatabaseSettings, ReceiptSettings):
         return self.database_prepared_statements == "true"
 
     @property
-    def email_transport_in_use(self) -> Literal["sendgrid", "console"]:
-        """Which transport delivers email (`auto` resolved)."""
-        if self.email_transport == "auto":
-            return "sendgrid" if self.sendgrid_api_key else "console"
-        return "sendgrid" if self.email_transport == "sendgrid" else "console"
+    def email_transport_in_use(self) -> Literal["sendgrid", "smtp", "console"]:
+        """Which transport delivers email (`auto` resolved: SendGrid, else SMTP, else console)."""
+        if self.email_transport != "auto":
+            return self.email_transport
+        if self.sendgrid_api_key:
+            return "sendgrid"
+        return "smtp" if self.smtp_url and self.smtp_from else "console"
 
     @property
     def sms_transport_in_use(self) -> Literal["twilio", "console"]:

@@ -161,3 +161,13 @@ def next_in_flight_limit(
     elif rtt > min_rtt * SHRINK_WHEN_RTT_ABOVE:
         limit -= 1
     return max(floor, min(ceiling, limit))
+
+
+def fails_over(attempt: int, after: int) -> bool:
+    """Whether attempt number `attempt` of an email goes through the SMTP failover.
+
+    The first `after` attempts are SendGrid's; an attempt only counts when it reached
+    a provider and failed transiently (a permanent refusal ends the row, a paused
+    channel gives the attempt back), so the failover follows SendGrid's outages.
+    """
+    return attempt > after

@@ -44,6 +44,13 @@ def announce(settings: Settings, transports: Mapping[Channel, Transport]) -> Non
         )
     for entry in recipients.rejected:
         log.warning("skipping invalid recipient", recipient=entry)
+    server = settings.smtp_server
+    if server and settings.email_transport_in_use == "sendgrid":
+        log.info(
+            "email fails over to the SMTP relay",
+            relay=server.redacted(),
+            after_attempts=settings.email_failover_after,
+        )
     for channel, transport in transports.items():
         log.info(
             "channel ready",

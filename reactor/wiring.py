@@ -26,7 +26,7 @@ from reactor.recorder import Recorder
 from reactor.senders import Senders
 from reactor.store import Store
 from reactor.sweep import Sweeper
-from reactor.transports import Transport, build_transports
+from reactor.transports import Transport, build_transports, email_failover
 from reactor.web import Probes, create_app
 from reactor.webhooks import Webhooks
 
@@ -84,6 +84,8 @@ def build_dispatcher(
         channels,
         policy,
         settings.rules.quiet_hours(),
+        failover=email_failover(settings),
+        failover_after=settings.email_failover_after,
     )
     senders = Senders(attempts, Recorder(store), settings.send_concurrency)
     return Dispatcher(store, settings, channels, senders)

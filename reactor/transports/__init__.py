@@ -1,4 +1,4 @@
-"""Transports: SendGrid (email), Twilio (SMS), and the console fallback."""
+"""Transports: SendGrid or an SMTP relay (email), Twilio (SMS), and the console fallback."""
 
 from __future__ import annotations
 
@@ -8,7 +8,27 @@ from reactor.transports.base import Transport
 from reactor.transports.console import ConsoleTransport
 from reactor.webhooks import twilio_status_callback
 
-__all__ = ["Transport", "build_transports"]
+__all__ = ["Transport", "build_transports", "email_failover"]
+
+
+def smtp_transport(settings: Settings) -> Transport | None:
+    """The SMTP relay's transport when SMTP_URL and SMTP_FROM are set."""
+    server = settings.smtp_server
+    if server is None or not settings.smtp_from:
+        return None
+    from reactor.transports.smtp import SmtpTransport
+
+    ca_bundle = str(settings.provider_ca_bundle) if settings.provider_ca_bundle else None
+    return SmtpTransport(
+        server, settings.smtp_from, settings.provider_timeout_seconds, ca_bundle=ca_bundle
+    )
+
+
+def email_failover(settings: Settings) -> Transport | None:
+    """SMTP as SendGrid's failover: EMAIL_TRANSPORT resolves to sendgrid and SMTP_URL is set."""
+    if settings.email_transport_in_use != "sendgrid":
+        return None
+    return smtp_transport(settings)
 
 
 def build_transports(settings: Settings) -> dict[Channel, Transport]:
@@ -27,6 +47,10 @@ def build_transports(settings: Settings) -> dict[Channel, Transport]:
             ca_bundle=ca_bundle,
             max_connections=settings.send_concurrency,
         )
+    elif settings.email_transport_in_use == "smtp":
+        smtp = smtp_transport(settings)
+        assert smtp is not None  # checked at start-up
+        transports[Channel.EMAIL] = smtp
     else:
         transports[Channel.EMAIL] = ConsoleTransport(Channel.EMAIL)
     if settings.sms_transport_in_use == "twilio":
