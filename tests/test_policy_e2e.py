@@ -246,7 +246,7 @@ def test_quiet_hours_hold_an_sms_until_they_end_and_leave_email_alone(
     tmp_path: Path,
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    ends = now + timedelta(seconds=6)
+    ends = now + timedelta(seconds=4)
     rules = (
         f"""
 [[recipient]]
