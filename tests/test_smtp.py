@@ -156,9 +156,7 @@ def test_sendgrid_failing_over_to_the_relay_after_its_attempts(
     try:
         insert_invoices(database_url, 1, status="NEEDS_REVIEW")
         wait_until(lambda: _rows(database_url).get(OK, ("",))[0] == "SENT", what="the failover")
-        wait_until(
-            lambda: _rows(database_url).get(GONE, ("",))[0] == "FAILED", what="the refusal"
-        )
+        wait_until(lambda: _rows(database_url).get(GONE, ("",))[0] == "FAILED", what="the refusal")
     finally:
         process.stop()
     rows = _rows(database_url)
