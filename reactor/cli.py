@@ -100,6 +100,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", nargs="?", type=Path, help="the file (NOTIFICATION_RULES_FILE)")
     explain = rules_commands.add_parser("explain", help="who would be told about an invoice")
     explain.add_argument("invoice_id", type=UUID, metavar="INVOICE_ID")
+    console = commands.add_parser(
+        "console",
+        help="the operator console's users",
+        description="`add-user NAME` reads a password (a prompt, or stdin when not a terminal) "
+        "and prints a NAME:HASH entry for CONSOLE_USERS.",
+    )
+    actions = console.add_subparsers(dest="console_command", required=True, metavar="ACTION")
+    actions.add_parser("add-user", help="print a CONSOLE_USERS entry").add_argument("name")
     return parser
 
 
@@ -258,6 +266,10 @@ def _command(args: argparse.Namespace) -> int:
         return cmd_migrate(database_settings)
     if args.command == "rules":
         return cmd_rules(args)
+    if args.command == "console":
+        from reactor.console.users import add_user
+
+        return add_user(args.name)
     settings = load_settings(Settings)
     if args.command == "run":
         return cmd_run(settings)

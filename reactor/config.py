@@ -17,6 +17,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings
 
+from reactor.config_console import ConsoleSettings
 from reactor.config_receipts import SETTINGS_CONFIG, ReceiptSettings
 from reactor.config_smtp import SmtpSettings
 from reactor.db import libpq_url
@@ -63,7 +64,7 @@ class DatabaseSettings(BaseSettings):
         return value
 
 
-class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings):
+class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings):
     """Every setting of the service. Names are the environment variables, upper-cased."""
 
     # Server-side prepared statements on the pooled connections: only for a direct

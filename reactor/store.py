@@ -182,6 +182,31 @@ class Store:
         """Receipts of the last 24 hours by channel and status (receipts_last_day.sql)."""
         return await self._rows("receipts_last_day", timeout=timeout)
 
+    # -- the console ---------------------------------------------------------------
+
+    async def console_overview(self) -> list[Row]:
+        """The last day's deliveries by channel and status (console_overview.sql)."""
+        return await self._rows("console_overview")
+
+    async def console_deliveries(self, **filters: Any) -> list[Row]:
+        """A page of deliveries, newest first (console_deliveries.sql)."""
+        return await self._rows("console_deliveries", filters)
+
+    async def console_invoice(self, invoice_id: UUID) -> list[Row]:
+        """An invoice's episodes and deliveries (console_invoice.sql)."""
+        return await self._rows("console_invoice", {"invoice_id": invoice_id})
+
+    async def console_failures(self) -> list[Row]:
+        """FAILED deliveries grouped by channel and error (console_failures.sql)."""
+        return await self._rows("console_failures")
+
+    async def requeue_rows(
+        self, *, row_id: int | None, method: str | None, error: str | None, dry_run: bool
+    ) -> int:
+        """Requeue one FAILED row or a group; the count (requeue_rows.sql)."""
+        params = {"id": row_id, "method": method, "error": error, "dry_run": dry_run}
+        return int((await self._row("requeue_rows", params))["count"])
+
     async def waiting(self, timeout: float | None = None) -> list[Row]:
         """Deliveries waiting for a later moment, by why (waiting.sql)."""
         return await self._rows("waiting", timeout=timeout)

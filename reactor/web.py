@@ -27,6 +27,7 @@ from reactor.receipts import receipt_shares
 
 if TYPE_CHECKING:
     from reactor.config import Settings
+    from reactor.console.pages import Console
     from reactor.dispatch import Dispatcher
     from reactor.listener import Listener
     from reactor.store import Store
@@ -241,8 +242,10 @@ async def not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "not found" if code == 404 else "error"}, status_code=code)
 
 
-def create_app(probes: Probes, webhooks: Webhooks | None = None) -> Starlette:
-    """The Starlette app for one running service (with the receipt routes when on)."""
+def create_app(
+    probes: Probes, webhooks: Webhooks | None = None, console: Console | None = None
+) -> Starlette:
+    """The Starlette app for one running service (with the receipts and console when on)."""
     app = Starlette(
         routes=[
             Route("/", root),
@@ -252,6 +255,7 @@ def create_app(probes: Probes, webhooks: Webhooks | None = None) -> Starlette:
             Route("/health/status", status),
             Route("/metrics", metrics_endpoint),
             *(webhooks.routes() if webhooks else []),
+            *([console.mount()] if console else []),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={404: not_found, 405: not_found},

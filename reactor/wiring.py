@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from reactor.attempts import Attempts
 from reactor.channels import ChannelState
 from reactor.config import Settings
+from reactor.console.pages import Console
 from reactor.db import conninfo
 from reactor.decisions import RetryPolicy
 from reactor.dispatch import Dispatcher
@@ -123,5 +124,7 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
         redact=redact,
     )
     webhooks = Webhooks(settings, store) if settings.public_base_url else None
-    app = create_app(Probes(settings, store, listener, dispatcher, sweeper, revision), webhooks)
+    console = Console(settings, store) if settings.console_enabled else None
+    probes = Probes(settings, store, listener, dispatcher, sweeper, revision)
+    app = create_app(probes, webhooks, console)
     return Service(pool, store, transports, dispatcher, sweeper, listener, app)

@@ -37,6 +37,12 @@ GOOD = {
         ({"TRUSTED_PROXIES": "10.0.0.0/8, the load balancer"}, "TRUSTED_PROXIES"),
         ({"SENDGRID_WEBHOOK_PUBLIC_KEY": "not-a-key"}, "SENDGRID_WEBHOOK_PUBLIC_KEY"),
         ({"WEBHOOK_MAX_AGE_SECONDS": "0"}, "WEBHOOK_MAX_AGE_SECONDS"),
+        ({"CONSOLE_USERS": "alice:plaintext"}, "CONSOLE_USERS"),
+        (
+            {"CONSOLE_USERS": "alice:scrypt.16384.8.1.00.00", "CONSOLE_SECRET_KEY": "short"},
+            "CONSOLE_SECRET_KEY",
+        ),
+        ({"CONSOLE_USERS": "alice:scrypt.16384.8.1.00.00"}, "CONSOLE_SECRET_KEY"),
         ({"PORT": "70000"}, "PORT"),
         ({"SENDGRID_API_KEY": "SG.x"}, "SENDGRID_FROM_EMAIL"),
         ({"TWILIO_ACCOUNT_SID": "AC" + "0" * 32}, "TWILIO_AUTH_TOKEN"),

@@ -1,0 +1,289 @@
+"""The console's pages: sign-in, overview, deliveries, one invoice, failures and retry.
+
+Server-rendered (Jinja2, autoescaped), every asset served here, no JavaScript
+needed. Every page but the sign-in form needs a session; every change is a POST
+carrying the session's CSRF token; every answer carries a strict CSP.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
+from uuid import UUID
+
+import structlog
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from reactor.console.auth import FailedLogins, Session, SessionSigner, parse_users, verify_password
+from reactor.console.charts import bar_chart
+from reactor.masking import mask_recipient
+
+if TYPE_CHECKING:
+    from reactor.config import Settings
+    from reactor.store import Store
+
+log = structlog.get_logger("reactor.console")
+
+COOKIE = "reactor_console"
+PAGE_SIZE = 50
+FORM_LIMIT = 64 * 1024
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+STATUSES = ("PENDING", "SENDING", "SENT", "FAILED", "SKIPPED")
+
+
+class Console:
+    """The console's routes, with the store, the users and the session signer."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        assert settings.console_users and settings.console_secret_key  # checked at start-up
+        self.settings = settings
+        self.store = store
+        self.users = parse_users(settings.console_users.get_secret_value())
+        self.signer = SessionSigner(
+            settings.console_secret_key.get_secret_value(), settings.console_session_hours
+        )
+        self.failed_logins = FailedLogins()
+        self.templates = Environment(
+            loader=PackageLoader("reactor.console", "templates"),
+            autoescape=select_autoescape(enabled_extensions=("html", "j2")),
+        )
+        self.templates.filters["masked"] = mask_recipient
+        self.templates.filters["when"] = _when
+
+    def mount(self) -> Mount:
+        """Everything under /console/."""
+        static = StaticFiles(packages=[("reactor.console", "static")])
+        return Mount(
+            "/console",
+            routes=[
+                Route("/", self.overview),
+                Route("/login", self.login, methods=["GET", "POST"]),
+                Route("/logout", self.logout, methods=["POST"]),
+                Route("/deliveries", self.deliveries),
+                Route("/invoices/{invoice_id}", self.invoice),
+                Route("/failures", self.failures),
+                Route("/retry", self.retry, methods=["POST"]),
+                Mount("/static", app=static, name="static"),
+            ],
+        )
+
+    # -- sessions ----------------------------------------------------------------
+
+    def _session(self, request: Request) -> Session | None:
+        session = self.signer.load(request.cookies.get(COOKIE))
+        return session if session and session.user in self.users else None
+
+    def _page(
+        self, name: str, session: Session | None, status: int = 200, **context: Any
+    ) -> Response:
+        html = self.templates.get_template(name).render(session=session, **context)
+        return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+    def _refused(self, request: Request) -> Response:
+        """No session: GETs go to the sign-in form, anything else is 401."""
+        if request.method == "GET":
+            target = "/console/login?" + urlencode({"next": request.url.path})
+            return RedirectResponse(target, status_code=303, headers=HEADERS)
+        return Response("sign in first", status_code=401, headers=HEADERS)
+
+    async def _form(self, request: Request, session: Session) -> dict[str, str] | None:
+        """The POSTed form when its CSRF token is this session's, else None."""
+        form = await _posted(request)
+        token = form.get("csrf", "")
+        return form if hmac.compare_digest(token, session.csrf) else None
+
+    async def login(self, request: Request) -> Response:
+        """The sign-in form, and its answer; failures are limited per client and name."""
+        client = request.client.host if request.client else "?"
+        if request.method == "GET":
+            return self._page("login.html.j2", None, next=_safe_next(request))
+        form = await _posted(request)
+        user = form.get("user", "")[:200]
+        keys = (f"client:{client}", f"user:{user}")
+        if self.failed_logins.limited(*keys):
+            log.warning("console sign-in refused: too many attempts")
+            return self._page("too_many.html.j2", None, status=429)
+        stored = self.users.get(user)
+        if stored is None or not verify_password(form.get("password", ""), stored):
+            self.failed_logins.failed(*keys)
+            log.info("console sign-in failed")
+            return self._page(
+                "login.html.j2", None, status=401, failed=True, next=_safe_next(request, form)
+            )
+        session = self.signer.new(user)
+        response = RedirectResponse(_safe_next(request, form), status_code=303, headers=HEADERS)
+        response.set_cookie(
+            COOKIE,
+            self.signer.dump(session),
+            max_age=int(session.expires - time.time()),
+            path="/console",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        log.info("console sign-in", user=user)
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        """Forget the session (a POST with the CSRF token)."""
+        session = self._session(request)
+        if session is None:
+            return self._refused(request)
+        if await self._form(request, session) is None:
+            return Response("bad or missing CSRF token", status_code=403, headers=HEADERS)
+        response = RedirectResponse("/console/login", status_code=303, headers=HEADERS)
+        response.delete_cookie(COOKIE, path="/console")
+        return response
+
+    # -- pages ---------------------------------------------------------------------
+
+    async def overview(self, request: Request) -> Response:
+        """The last day at a glance, the backlog; refreshes itself."""
+        session = self._session(request)
+        if session is None:
+            return self._refused(request)
+        rows = await self.store.console_overview()
+        backlog = await self.store.backlog()
+        waiting = await self.store.waiting()
+        chart = bar_chart([(f"{r['method']} {r['status'].lower()}", r["count"]) for r in rows])
+        return self._page(
+            "overview.html.j2",
+            session,
+            rows=rows,
+            chart=chart,
+            backlog=backlog,
+            waiting=waiting,
+        )
+
+    async def deliveries(self, request: Request) -> Response:
+        """Deliveries, newest first, filtered and paged."""
+        session = self._session(request)
+        if session is None:
+            return self._refused(request)
+        filters, problem = _filters(request.query_params)
+        rows = [] if problem else await self.store.console_deliveries(**filters, limit=PAGE_SIZE)
+        more = {k: v for k, v in request.query_params.items() if k != "before"}
+        next_page = (
+            "?" + urlencode({**more, "before": rows[-1]["id"]}) if len(rows) == PAGE_SIZE else None
+        )
+        return self._page(
+            "deliveries.html.j2",
+            session,
+            rows=rows,
+            params=request.query_params,
+            statuses=STATUSES,
+            problem=problem,
+            next_page=next_page,
+        )
+
+    async def invoice(self, request: Request) -> Response:
+        """One invoice: its fields, episodes and every delivery (recipients in full)."""
+        session = self._session(request)
+        if session is None:
+            return self._refused(request)
+        try:
+            invoice_id = UUID(request.path_params["invoice_id"])
+        except ValueError:
+            return self._page("missing.html.j2", session, status=404)
+        facts = await self.store.invoice_facts(invoice_id)
+        rows = await self.store.console_invoice(invoice_id)
+        if not facts and not rows:
+            return self._page("missing.html.j2", session, status=404)
+        return self._page("invoice.html.j2", session, invoice_id=invoice_id, facts=facts, rows=rows)
+
+    async def failures(self, request: Request) -> Response:
+        """FAILED deliveries grouped by error, with retry per group and per row."""
+        session = self._session(request)
+        if session is None:
+            return self._refused(request)
+        groups = await self.store.console_failures()
+        return self._page("failures.html.j2", session, groups=groups)
+
+    async def retry(self, request: Request) -> Response:
+        """Requeue one row or a group: first a confirmation with the count, then the requeue."""
+        session = self._session(request)
+        if session is None:
+            return self._refused(request)
+        form = await self._form(request, session)
+        if form is None:
+            return Response("bad or missing CSRF token", status_code=403, headers=HEADERS)
+        row_id = int(form["id"]) if form.get("id", "").isdigit() else None
+        target = {
+            "row_id": row_id,
+            "method": form.get("method") or None,
+            "error": None if row_id else form.get("error"),
+        }
+        confirmed = form.get("confirm") == "yes"
+        count = await self.store.requeue_rows(**target, dry_run=not confirmed)
+        if not confirmed:
+            return self._page("confirm.html.j2", session, count=count, form=form)
+        if count:
+            await self.store.announce_due()  # every reactor looks at once
+        log.info("console retry", user=session.user, requeued=count)
+        return self._page("requeued.html.j2", session, count=count)
+
+
+async def _posted(request: Request) -> dict[str, str]:
+    """A URL-encoded form (the console's only kind), at most 64 KiB; junk reads as empty."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_LIMIT:
+            return {}
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError):
+        return {}
+
+
+def _filters(params: Any) -> tuple[dict[str, Any], str | None]:
+    """The list's filters from the query string; a message when one is not valid."""
+
+    def value(name: str) -> str | None:
+        text = (params.get(name) or "").strip()
+        return text or None
+
+    filters: dict[str, Any] = {
+        "status": value("status"),
+        "method": value("channel"),
+        "rule": value("rule"),
+        "vendor": value("vendor"),
+        "invoice_id": None,
+        "since": None,
+        "until": None,
+        "before": None,
+    }
+    try:
+        if value("invoice"):
+            filters["invoice_id"] = UUID(value("invoice") or "")
+        for name in ("since", "until"):
+            if value(name):
+                filters[name] = datetime.fromisoformat(value(name) or "")
+        if value("before"):
+            filters["before"] = int(value("before") or "")
+    except ValueError:
+        return filters, "a filter is not valid (invoice: a UUID; times: YYYY-MM-DD or ISO 8601)"
+    return filters, None
+
+
+def _safe_next(request: Request, form: dict[str, str] | None = None) -> str:
+    """Where to go after signing in: a console path only (never another site)."""
+    target = (form or {}).get("next") or request.query_params.get("next") or "/console/"
+    return target if target.startswith("/console/") and "//" not in target else "/console/"
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"

@@ -1,0 +1,129 @@
+"""The console in a real browser: headless Chromium driven by Selenium.
+
+Debian's `chromium` and `chromium-driver` (.ci/run installs them); skipped only where
+they are absent. Screenshots of the pages go to docs/ for the README.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reactor.console.auth import hash_password
+from tests.fakes import FakeSendGrid, Reply
+from tests.helpers import ROOT, ReactorProcess, insert_invoices, query, wait_until
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+PASSWORD = "correct horse battery staple"
+EMAIL = "controller@acme.example"
+HOSTILE = "<img src=x onerror=alert(1)>"
+DOCS = ROOT / "docs"
+
+if not (CHROMIUM and CHROMEDRIVER):
+    pytest.skip("chromium and chromium-driver are not installed", allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402 (only with a browser to drive)
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM  # type: ignore[assignment]
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(20)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def console(reactor_env: dict[str, str], tmp_path: Path) -> Iterator[ReactorProcess]:
+    env = {
+        **reactor_env,
+        "NOTIFICATION_RECIPIENTS": EMAIL,
+        "CONSOLE_USERS": f"alice:{hash_password(PASSWORD)}",
+        "CONSOLE_SECRET_KEY": "browser-test-secret-" + "y" * 40,
+        "RETRY_BASE_SECONDS": "3600",
+    }
+    process = ReactorProcess(env, tmp_path / "reactor.log").start()
+    yield process
+    process.stop()
+
+
+def _sign_in(browser: webdriver.Chrome, console: ReactorProcess) -> None:
+    browser.get(console.base_url + "/console/deliveries")
+    assert "/console/login" in browser.current_url
+    browser.find_element(By.NAME, "user").send_keys("alice")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form.login button").click()
+    wait_until(lambda: browser.current_url.endswith("/console/deliveries"), what="signed in")
+
+
+def _no_alert(browser: webdriver.Chrome) -> bool:
+    try:
+        browser.switch_to.alert  # noqa: B018 (raises when there is none)
+    except NoAlertPresentException:
+        return True
+    return False
+
+
+def test_sign_in_see_a_flipped_invoice_retry_a_failure_and_hostile_text_stays_text(
+    browser: webdriver.Chrome,
+    console: ReactorProcess,
+    database_url: str,
+    sendgrid: FakeSendGrid,
+) -> None:
+    _sign_in(browser, console)
+    # 1. an invoice flipped to review appears on the deliveries page
+    (calm,) = insert_invoices(database_url, 1, status="NEEDS_REVIEW", vendor="Acme Ltd")
+    sendgrid.wait_for(1)
+    browser.get(console.base_url + "/console/deliveries")
+    assert calm in browser.find_element(By.CSS_SELECTOR, "table.deliveries").text
+    # 2. a failed delivery (the provider answers 400) appears under failures; retry
+    sendgrid.fail_recipient(EMAIL, Reply(status=400))
+    (hostile,) = insert_invoices(database_url, 1, status="NEEDS_REVIEW", vendor=HOSTILE)
+    status = "SELECT status FROM notifications WHERE invoice_id = %s"
+    wait_until(lambda: query(database_url, status, (hostile,)) == [("FAILED",)], what="FAILED")
+    browser.get(console.base_url + "/console/failures")
+    assert "SendGrid 400" in browser.page_source
+    sendgrid.fail_recipient(EMAIL, None)
+    browser.find_element(By.CSS_SELECTOR, "button[id^='retry-']").click()
+    assert "Retry 1 delivery?" in browser.find_element(By.TAG_NAME, "h1").text
+    browser.find_element(By.ID, "confirm").click()
+    wait_until(lambda: query(database_url, status, (hostile,)) == [("SENT",)], what="sent")
+    # 3. the hostile vendor is shown as text: no dialog, no element
+    browser.get(console.base_url + f"/console/invoices/{hostile}")
+    vendor = browser.find_element(By.CSS_SELECTOR, "td.vendor")
+    assert vendor.text == HOSTILE
+    assert browser.find_elements(By.CSS_SELECTOR, "td.vendor img") == []
+    assert _no_alert(browser)
+    DOCS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(DOCS / "console-invoice.png"))
+    browser.get(console.base_url + "/console/deliveries")
+    assert _no_alert(browser)
+    browser.save_screenshot(str(DOCS / "console-deliveries.png"))
+    browser.get(console.base_url + "/console/")
+    assert browser.find_elements(By.CSS_SELECTOR, ".chart svg rect")
+    browser.save_screenshot(str(DOCS / "console-overview.png"))
