@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+OPERATOR_RECHECK_SECONDS = 2.0
+
 
 class ChannelState:
     """What one channel's transport has done lately, and whether it is paused here."""
@@ -20,10 +22,16 @@ class ChannelState:
         self._last_failure_at: datetime | None = None
         self._last_failure_class: str | None = None
         self._last_error: str | None = None  # masked
+        self.paused_by: str | None = None  # an operator paused it for every reactor
 
     def paused_for(self) -> float:
-        """Seconds left in the pause, 0 when not paused."""
-        return max(0.0, self._paused_until - time.monotonic())
+        """Seconds left in the pause, 0 when not paused.
+
+        An operator's pause has no end: it is re-read every OPERATOR_RECHECK_SECONDS,
+        so that is how long it is said to last.
+        """
+        left = max(0.0, self._paused_until - time.monotonic())
+        return max(left, OPERATOR_RECHECK_SECONDS) if self.paused_by else left
 
     def pause(self, seconds: float) -> None:
         """Pause the channel in this process for `seconds` (a longer pause is kept)."""
@@ -45,7 +53,7 @@ class ChannelState:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything above, for /health/status (times as ISO strings)."""
-        paused = max(0.0, self._paused_until - time.monotonic())
+        paused = self.paused_for()
         return {
             "transport": self.transport,
             "last_success_at": _iso(self._last_success_at),
@@ -53,6 +61,7 @@ class ChannelState:
             "last_failure_class": self._last_failure_class,
             "last_error": self._last_error,
             "paused_for_seconds": round(paused, 1),
+            "paused_by_operator": self.paused_by,
         }
 
 

@@ -27,6 +27,7 @@ async def collect_status(store: Store, top: int = 10) -> dict[str, Any]:
     backlog = await store.backlog()
     waiting = await store.waiting()
     receipts = await store.receipts_last_day()
+    pauses = await store.channel_pauses()
     failures = await store.top_failures(top)
     oldest = backlog.get("oldest_pending_age_seconds")
     oldest_event = backlog.get("oldest_event_age_seconds")
@@ -41,6 +42,7 @@ async def collect_status(store: Store, top: int = 10) -> dict[str, Any]:
         else round(float(oldest_event), 1),
         "waiting": waiting_summary(waiting),
         "receipts_last_day": receipt_shares(receipts),
+        "paused_channels": {p["method"]: p["paused_by"] for p in pauses},
         "top_failures": [
             {
                 "channel": r["method"],
@@ -74,6 +76,11 @@ def format_status(status: dict[str, Any], as_json: bool) -> str:
             ],
         ),
     ]
+    if status["paused_channels"]:
+        parts += [
+            "",
+            render_table(["paused channel", "by"], list(status["paused_channels"].items())),
+        ]
     if status["receipts_last_day"]:
         parts += [
             "",

@@ -88,6 +88,7 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
         asyncio.create_task(dispatcher.run(), name="dispatcher"),
         asyncio.create_task(sweeper.run(), name="sweep"),
         asyncio.create_task(server.serve(), name="http"),
+        asyncio.create_task(service.pauses.run(), name="pauses"),
     }
     if settings.listener_enabled:
         tasks.add(asyncio.create_task(listener.run(), name="listener"))
@@ -111,7 +112,7 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
     by_name = {task.get_name(): task for task in tasks}
     await dispatcher.stop(settings.shutdown_grace_seconds, run_task=by_name["dispatcher"])
     server.should_exit = True
-    for name in ("listener", "sweep"):
+    for name in ("listener", "sweep", "pauses"):
         if name in by_name:
             by_name[name].cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -207,6 +207,19 @@ class Store:
         params = {"id": row_id, "method": method, "error": error, "dry_run": dry_run}
         return int((await self._row("requeue_rows", params))["count"])
 
+    async def channel_pauses(self) -> list[Row]:
+        """The channels an operator paused (channel_pauses.sql)."""
+        return await self._rows("channel_pauses")
+
+    async def pause_channel(self, method: str, user: str) -> None:
+        """Pause a channel for every reactor (pause_channel.sql)."""
+        await self._count("pause_channel", {"method": method, "user": user})
+
+    async def resume_channel(self, method: str) -> None:
+        """Resume a paused channel (resume_channel.sql), and wake every reactor."""
+        await self._count("resume_channel", {"method": method})
+        await self.announce_due()
+
     async def waiting(self, timeout: float | None = None) -> list[Row]:
         """Deliveries waiting for a later moment, by why (waiting.sql)."""
         return await self._rows("waiting", timeout=timeout)

@@ -22,6 +22,7 @@ from reactor.dispatch import Dispatcher
 from reactor.listener import Listener
 from reactor.logs import text_redactor
 from reactor.messages.renderer import MessageRenderer
+from reactor.pauses import OperatorPauses
 from reactor.recipients import Channel
 from reactor.recorder import Recorder
 from reactor.senders import Senders
@@ -102,6 +103,7 @@ class Service:
     dispatcher: Dispatcher
     sweeper: Sweeper
     listener: Listener
+    pauses: OperatorPauses
     app: Starlette
 
 
@@ -124,7 +126,10 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
         redact=redact,
     )
     webhooks = Webhooks(settings, store) if settings.public_base_url else None
-    console = Console(settings, store) if settings.console_enabled else None
+    pauses = OperatorPauses(store, dispatcher.channels, on_resume=dispatcher.due_now)
+    console = (
+        Console(settings, store, dispatcher.channels, sweeper) if settings.console_enabled else None
+    )
     probes = Probes(settings, store, listener, dispatcher, sweeper, revision)
     app = create_app(probes, webhooks, console)
-    return Service(pool, store, transports, dispatcher, sweeper, listener, app)
+    return Service(pool, store, transports, dispatcher, sweeper, listener, pauses, app)

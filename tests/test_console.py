@@ -131,3 +131,27 @@ def test_failed_sign_ins_are_limited_and_never_say_which_part_was_wrong(
     # Even the right password waits now: the limit is per client and per name.
     right = client.post("/console/login", data={"user": "alice", "password": PASSWORD})
     assert right.status_code == 429
+
+
+def test_pause_resume_and_sweep_need_the_csrf_token_and_are_persisted(
+    console: ReactorProcess, database_url: str
+) -> None:
+    client = _signed_in(console)
+    token = _csrf(client.get("/console/").text)
+    assert client.post("/console/channels/email/pause").status_code == 403
+    assert client.post("/console/sweep", data={"csrf": "forged"}).status_code == 403
+    assert client.post("/console/channels/fax/pause", data={"csrf": token}).status_code == 404
+    assert query(database_url, "SELECT count(*) FROM channel_pauses") == [(0,)]
+    paused = client.post("/console/channels/sms/pause", data={"csrf": token})
+    assert paused.status_code == 303
+    assert query(database_url, "SELECT method, paused_by FROM channel_pauses") == [("sms", "alice")]
+    assert "paused by alice" in client.get("/console/").text
+
+    def last_sweep() -> str | None:
+        return console.get("/health/status").json()["sweep"]["last_run_at"]
+
+    before = wait_until(last_sweep, what="the start-up sweep")
+    assert client.post("/console/sweep", data={"csrf": token}).status_code == 303
+    wait_until(lambda: last_sweep() != before, what="a sweep now")
+    client.post("/console/channels/sms/resume", data={"csrf": token})
+    assert query(database_url, "SELECT count(*) FROM channel_pauses") == [(0,)]

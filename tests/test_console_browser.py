@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reactor.console.auth import hash_password
-from tests.fakes import FakeSendGrid, Reply
+from tests.fakes import FakeSendGrid, FakeTwilio, Reply
 from tests.helpers import ROOT, ReactorProcess, insert_invoices, query, wait_until
 
 pytestmark = pytest.mark.browser
@@ -32,6 +32,8 @@ from selenium import webdriver  # noqa: E402 (only with a browser to drive)
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture
@@ -58,16 +60,22 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     driver.quit()
 
 
-@pytest.fixture
-def console(reactor_env: dict[str, str], tmp_path: Path) -> Iterator[ReactorProcess]:
-    env = {
+PHONE = "+14155552671"
+
+
+def _env(reactor_env: dict[str, str], recipients: str = EMAIL) -> dict[str, str]:
+    return {
         **reactor_env,
-        "NOTIFICATION_RECIPIENTS": EMAIL,
+        "NOTIFICATION_RECIPIENTS": recipients,
         "CONSOLE_USERS": f"alice:{hash_password(PASSWORD)}",
         "CONSOLE_SECRET_KEY": "browser-test-secret-" + "y" * 40,
         "RETRY_BASE_SECONDS": "3600",
     }
-    process = ReactorProcess(env, tmp_path / "reactor.log").start()
+
+
+@pytest.fixture
+def console(reactor_env: dict[str, str], tmp_path: Path) -> Iterator[ReactorProcess]:
+    process = ReactorProcess(_env(reactor_env), tmp_path / "reactor.log").start()
     yield process
     process.stop()
 
@@ -77,8 +85,15 @@ def _sign_in(browser: webdriver.Chrome, console: ReactorProcess) -> None:
     assert "/console/login" in browser.current_url
     browser.find_element(By.NAME, "user").send_keys("alice")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form.login button").click()
-    wait_until(lambda: browser.current_url.endswith("/console/deliveries"), what="signed in")
+    _submit(browser, By.CSS_SELECTOR, "form.login button")
+    assert browser.current_url.endswith("/console/deliveries")
+
+
+def _submit(browser: webdriver.Chrome, by: str, selector: str) -> None:
+    """Click a form's button and wait until the next page has replaced this one."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(by, selector).click()
+    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
 
 
 def _no_alert(browser: webdriver.Chrome) -> bool:
@@ -109,9 +124,9 @@ def test_sign_in_see_a_flipped_invoice_retry_a_failure_and_hostile_text_stays_te
     browser.get(console.base_url + "/console/failures")
     assert "SendGrid 400" in browser.page_source
     sendgrid.fail_recipient(EMAIL, None)
-    browser.find_element(By.CSS_SELECTOR, "button[id^='retry-']").click()
+    _submit(browser, By.CSS_SELECTOR, "button[id^='retry-']")
     assert "Retry 1 delivery?" in browser.find_element(By.TAG_NAME, "h1").text
-    browser.find_element(By.ID, "confirm").click()
+    _submit(browser, By.ID, "confirm")
     wait_until(lambda: query(database_url, status, (hostile,)) == [("SENT",)], what="sent")
     # 3. the hostile vendor is shown as text: no dialog, no element
     browser.get(console.base_url + f"/console/invoices/{hostile}")
@@ -127,3 +142,41 @@ def test_sign_in_see_a_flipped_invoice_retry_a_failure_and_hostile_text_stays_te
     browser.get(console.base_url + "/console/")
     assert browser.find_elements(By.CSS_SELECTOR, ".chart svg rect")
     browser.save_screenshot(str(DOCS / "console-overview.png"))
+
+
+def test_pausing_a_channel_stops_every_reactor_sending_on_it_until_resumed(
+    browser: webdriver.Chrome,
+    reactor_env: dict[str, str],
+    database_url: str,
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
+    tmp_path: Path,
+) -> None:
+    env = _env(reactor_env, f"{EMAIL},{PHONE}")
+    first = ReactorProcess(env, tmp_path / "first.log").start()
+    second = ReactorProcess({**env, "CONSOLE_USERS": ""}, tmp_path / "second.log").start()
+    try:
+        _sign_in(browser, first)
+        browser.get(first.base_url + "/console/")
+        _submit(browser, By.ID, "pause-email")
+        assert "paused by alice" in browser.find_element(By.ID, "channel-email").text
+        for process in (first, second):
+            wait_until(
+                lambda p=process: (
+                    p.get("/health/status").json()["transports"]["email"]["paused_by_operator"]
+                    == "alice"
+                ),
+                what="every reactor sees the pause",
+            )
+        (invoice,) = insert_invoices(database_url, 1, status="NEEDS_REVIEW")
+        twilio.wait_for(1)  # SMS is not paused: the invoice went through the pipeline
+        email = "SELECT status FROM notifications WHERE method = 'email'"
+        assert query(database_url, email) == [("PENDING",)]
+        assert sendgrid.accepted() == []
+        _submit(browser, By.ID, "resume-email")
+        (sent,) = sendgrid.wait_for(1)
+        assert invoice in str(sent.data)
+        wait_until(lambda: query(database_url, email) == [("SENT",)], what="recorded")
+    finally:
+        second.stop()
+        first.stop()

@@ -1,4 +1,4 @@
-"""The operator console: an index on when each delivery was made.
+"""The operator console: an index on when each delivery was made, and channel pauses.
 
 Revision ID: 0007
 Revises: 0006

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import hmac
 import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 from uuid import UUID
 
 import structlog
@@ -21,36 +20,43 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from reactor.console.actions import ConsoleActions
 from reactor.console.auth import FailedLogins, Session, SessionSigner, parse_users, verify_password
 from reactor.console.charts import bar_chart
+from reactor.console.forms import HEADERS, list_filters, posted, safe_next, when
 from reactor.masking import mask_recipient
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from reactor.channels import ChannelState
     from reactor.config import Settings
+    from reactor.recipients import Channel
     from reactor.store import Store
+    from reactor.sweep import Sweeper
 
 log = structlog.get_logger("reactor.console")
 
 COOKIE = "reactor_console"
 PAGE_SIZE = 50
-FORM_LIMIT = 64 * 1024
-HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
 STATUSES = ("PENDING", "SENDING", "SENT", "FAILED", "SKIPPED")
 
 
-class Console:
+class Console(ConsoleActions):
     """The console's routes, with the store, the users and the session signer."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        channels: Mapping[Channel, ChannelState],
+        sweeper: Sweeper,
+    ) -> None:
         assert settings.console_users and settings.console_secret_key  # checked at start-up
         self.settings = settings
         self.store = store
+        self.channels = channels
+        self.sweeper = sweeper
         self.users = parse_users(settings.console_users.get_secret_value())
         self.signer = SessionSigner(
             settings.console_secret_key.get_secret_value(), settings.console_session_hours
@@ -61,7 +67,7 @@ class Console:
             autoescape=select_autoescape(enabled_extensions=("html", "j2")),
         )
         self.templates.filters["masked"] = mask_recipient
-        self.templates.filters["when"] = _when
+        self.templates.filters["when"] = when
 
     def mount(self) -> Mount:
         """Everything under /console/."""
@@ -76,6 +82,8 @@ class Console:
                 Route("/invoices/{invoice_id}", self.invoice),
                 Route("/failures", self.failures),
                 Route("/retry", self.retry, methods=["POST"]),
+                Route("/sweep", self.sweep, methods=["POST"]),
+                Route("/channels/{channel}/{action}", self.pause, methods=["POST"]),
                 Mount("/static", app=static, name="static"),
             ],
         )
@@ -101,7 +109,7 @@ class Console:
 
     async def _form(self, request: Request, session: Session) -> dict[str, str] | None:
         """The POSTed form when its CSRF token is this session's, else None."""
-        form = await _posted(request)
+        form = await posted(request)
         token = form.get("csrf", "")
         return form if hmac.compare_digest(token, session.csrf) else None
 
@@ -109,8 +117,8 @@ class Console:
         """The sign-in form, and its answer; failures are limited per client and name."""
         client = request.client.host if request.client else "?"
         if request.method == "GET":
-            return self._page("login.html.j2", None, next=_safe_next(request))
-        form = await _posted(request)
+            return self._page("login.html.j2", None, next=safe_next(request))
+        form = await posted(request)
         user = form.get("user", "")[:200]
         keys = (f"client:{client}", f"user:{user}")
         if self.failed_logins.limited(*keys):
@@ -121,10 +129,10 @@ class Console:
             self.failed_logins.failed(*keys)
             log.info("console sign-in failed")
             return self._page(
-                "login.html.j2", None, status=401, failed=True, next=_safe_next(request, form)
+                "login.html.j2", None, status=401, failed=True, next=safe_next(request, form)
             )
         session = self.signer.new(user)
-        response = RedirectResponse(_safe_next(request, form), status_code=303, headers=HEADERS)
+        response = RedirectResponse(safe_next(request, form), status_code=303, headers=HEADERS)
         response.set_cookie(
             COOKIE,
             self.signer.dump(session),
@@ -166,6 +174,8 @@ class Console:
             chart=chart,
             backlog=backlog,
             waiting=waiting,
+            channels={c.value: state.snapshot() for c, state in self.channels.items()},
+            sweep=self.sweeper.state,
         )
 
     async def deliveries(self, request: Request) -> Response:
@@ -173,7 +183,7 @@ class Console:
         session = self._session(request)
         if session is None:
             return self._refused(request)
-        filters, problem = _filters(request.query_params)
+        filters, problem = list_filters(request.query_params)
         rows = [] if problem else await self.store.console_deliveries(**filters, limit=PAGE_SIZE)
         more = {k: v for k, v in request.query_params.items() if k != "before"}
         next_page = (
@@ -212,78 +222,5 @@ class Console:
         groups = await self.store.console_failures()
         return self._page("failures.html.j2", session, groups=groups)
 
-    async def retry(self, request: Request) -> Response:
-        """Requeue one row or a group: first a confirmation with the count, then the requeue."""
-        session = self._session(request)
-        if session is None:
-            return self._refused(request)
-        form = await self._form(request, session)
-        if form is None:
-            return Response("bad or missing CSRF token", status_code=403, headers=HEADERS)
-        row_id = int(form["id"]) if form.get("id", "").isdigit() else None
-        target = {
-            "row_id": row_id,
-            "method": form.get("method") or None,
-            "error": None if row_id else form.get("error"),
-        }
-        confirmed = form.get("confirm") == "yes"
-        count = await self.store.requeue_rows(**target, dry_run=not confirmed)
-        if not confirmed:
-            return self._page("confirm.html.j2", session, count=count, form=form)
-        if count:
-            await self.store.announce_due()  # every reactor looks at once
-        log.info("console retry", user=session.user, requeued=count)
-        return self._page("requeued.html.j2", session, count=count)
 
-
-async def _posted(request: Request) -> dict[str, str]:
-    """A URL-encoded form (the console's only kind), at most 64 KiB; junk reads as empty."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > FORM_LIMIT:
-            return {}
-    try:
-        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-    except (UnicodeDecodeError, ValueError):
-        return {}
-
-
-def _filters(params: Any) -> tuple[dict[str, Any], str | None]:
-    """The list's filters from the query string; a message when one is not valid."""
-
-    def value(name: str) -> str | None:
-        text = (params.get(name) or "").strip()
-        return text or None
-
-    filters: dict[str, Any] = {
-        "status": value("status"),
-        "method": value("channel"),
-        "rule": value("rule"),
-        "vendor": value("vendor"),
-        "invoice_id": None,
-        "since": None,
-        "until": None,
-        "before": None,
-    }
-    try:
-        if value("invoice"):
-            filters["invoice_id"] = UUID(value("invoice") or "")
-        for name in ("since", "until"):
-            if value(name):
-                filters[name] = datetime.fromisoformat(value(name) or "")
-        if value("before"):
-            filters["before"] = int(value("before") or "")
-    except ValueError:
-        return filters, "a filter is not valid (invoice: a UUID; times: YYYY-MM-DD or ISO 8601)"
-    return filters, None
-
-
-def _safe_next(request: Request, form: dict[str, str] | None = None) -> str:
-    """Where to go after signing in: a console path only (never another site)."""
-    target = (form or {}).get("next") or request.query_params.get("next") or "/console/"
-    return target if target.startswith("/console/") and "//" not in target else "/console/"
-
-
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+# END

@@ -1,1 +1,2 @@
+DROP TABLE channel_pauses;
 DROP INDEX notifications_created_idx;
