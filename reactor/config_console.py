@@ -22,6 +22,9 @@ class ConsoleSettings(BaseSettings):
     console_users: SecretStr | None = None  # password hashes: never printed
     console_secret_key: SecretStr | None = None
     console_session_hours: float = Field(default=8.0, gt=0, le=168)
+    # A header an SSO proxy sets to the signed-in user's name (X-Forwarded-User),
+    # believed only from TRUSTED_PROXIES.
+    console_trusted_user_header: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]+$")
 
     @field_validator("console_users")
     @classmethod

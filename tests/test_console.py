@@ -155,3 +155,31 @@ def test_pause_resume_and_sweep_need_the_csrf_token_and_are_persisted(
     wait_until(lambda: last_sweep() != before, what="a sweep now")
     client.post("/console/channels/sms/resume", data={"csrf": token})
     assert query(database_url, "SELECT count(*) FROM channel_pauses") == [(0,)]
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_an_sso_proxys_user_header_counts_only_from_a_trusted_proxy(
+    reactor_env: dict[str, str], tmp_path: Path, trusted: bool
+) -> None:
+    env = {
+        **reactor_env,
+        "CONSOLE_USERS": f"alice:{HASH}",
+        "CONSOLE_SECRET_KEY": SECRET,
+        "CONSOLE_TRUSTED_USER_HEADER": "X-Forwarded-User",
+        "TRUSTED_PROXIES": "127.0.0.1/32" if trusted else "10.0.0.0/8",
+    }
+    process = ReactorProcess(env, tmp_path / "reactor.log").start()
+    try:
+        client = _client(process)
+        headers = {"X-Forwarded-User": "bob@acme.example"}
+        page = client.get("/console/", headers=headers)
+        if not trusted:
+            assert page.status_code == 303  # anyone could send that header
+            return
+        assert page.status_code == 200 and "bob@acme.example" in page.text
+        token = _csrf(page.text)
+        assert client.post("/console/sweep", headers=headers).status_code == 403
+        swept = client.post("/console/sweep", data={"csrf": token}, headers=headers)
+        assert swept.status_code == 303
+    finally:
+        process.stop()

@@ -91,6 +91,12 @@ class Console(ConsoleActions):
     # -- sessions ----------------------------------------------------------------
 
     def _session(self, request: Request) -> Session | None:
+        """The signed-in user: an SSO proxy's header (from a trusted proxy), or the cookie."""
+        header = self.settings.console_trusted_user_header
+        vouched = request.headers.get(header, "").strip()[:200] if header else ""
+        client = request.client.host if request.client else None
+        if vouched and vouched.isprintable() and self.settings.trusted_proxy(client):
+            return self.signer.for_proxy_user(vouched)
         session = self.signer.load(request.cookies.get(COOKIE))
         return session if session and session.user in self.users else None
 
