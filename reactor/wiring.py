@@ -128,7 +128,9 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
     webhooks = Webhooks(settings, store) if settings.public_base_url else None
     pauses = OperatorPauses(store, dispatcher.channels, on_resume=dispatcher.due_now)
     console = (
-        Console(settings, store, dispatcher.channels, sweeper) if settings.console_enabled else None
+        Console(settings, store, dispatcher.channels, sweeper, listener)
+        if settings.console_enabled
+        else None
     )
     probes = Probes(settings, store, listener, dispatcher, sweeper, revision)
     app = create_app(probes, webhooks, console)

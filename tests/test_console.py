@@ -106,6 +106,7 @@ def test_pages_show_deliveries_escape_vendors_and_retry_a_failure(
     wait_until(lambda: query(database_url, failed) == [("SENT",)], what="sent once accepted")
     overview = client.get("/console/").text
     assert "<svg" in overview and "email" in overview
+    assert "Listener: listening since" in overview and "Last sweep:" in overview
     for body in (listing, page, failures, overview, confirm.text, done.text):
         for secret in (SECRET, HASH, PASSWORD, SENDGRID_KEY, TWILIO_TOKEN):
             assert secret not in body

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from reactor.channels import ChannelState
     from reactor.config import Settings
+    from reactor.listener import Listener
     from reactor.recipients import Channel
     from reactor.store import Store
     from reactor.sweep import Sweeper
@@ -51,12 +52,14 @@ class Console(ConsoleActions):
         store: Store,
         channels: Mapping[Channel, ChannelState],
         sweeper: Sweeper,
+        listener: Listener,
     ) -> None:
         assert settings.console_users and settings.console_secret_key  # checked at start-up
         self.settings = settings
         self.store = store
         self.channels = channels
         self.sweeper = sweeper
+        self.listener = listener
         self.users = parse_users(settings.console_users.get_secret_value())
         self.signer = SessionSigner(
             settings.console_secret_key.get_secret_value(), settings.console_session_hours
@@ -182,6 +185,7 @@ class Console(ConsoleActions):
             waiting=waiting,
             channels={c.value: state.snapshot() for c, state in self.channels.items()},
             sweep=self.sweeper.state,
+            listener=self.listener.state,
         )
 
     async def deliveries(self, request: Request) -> Response:
