@@ -9,7 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-OPERATOR_RECHECK_SECONDS = 2.0
+# How often a reactor re-reads operators' pauses when no NOTIFY said they changed.
+OPERATOR_RECHECK_SECONDS = 30.0
 
 
 class ChannelState:

@@ -1,13 +1,15 @@
 """Operators' channel pauses (from the console), followed by every reactor within seconds.
 
-The pauses live in the database (channel_pauses), so every replica honours them;
-each reactor re-reads them every OPERATOR_RECHECK_SECONDS and marks its channel
-states, which the claim path and the senders already respect.
+The pauses live in the database (channel_pauses), so every replica honours them.
+A pause or resume is announced on the due channel (NOTIFY), and every reactor
+re-reads them then, and every OPERATOR_RECHECK_SECONDS in case a NOTIFY was missed;
+it marks its channel states, which the claim path and the senders already respect.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping
 
 import structlog
@@ -31,6 +33,11 @@ class OperatorPauses:
         self._store = store
         self._channels = channels
         self._on_resume = on_resume
+        self._changed = asyncio.Event()
+
+    def wake(self) -> None:
+        """Someone announced a change (the due channel's NOTIFY): re-read now."""
+        self._changed.set()
 
     async def refresh(self) -> None:
         """Read the pauses once and apply them."""
@@ -49,10 +56,12 @@ class OperatorPauses:
             self._on_resume()
 
     async def run(self) -> None:
-        """Refresh every OPERATOR_RECHECK_SECONDS until cancelled; a lost database is waited out."""
+        """Refresh on every wake-up and every OPERATOR_RECHECK_SECONDS, until cancelled."""
         while True:
+            self._changed.clear()
             try:
                 await self.refresh()
             except Exception as error:  # the database is away: keep the last known pauses
                 log.debug("could not read channel pauses", error=type(error).__name__)
-            await asyncio.sleep(OPERATOR_RECHECK_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), OPERATOR_RECHECK_SECONDS)

@@ -212,8 +212,9 @@ class Store:
         return await self._rows("channel_pauses")
 
     async def pause_channel(self, method: str, user: str) -> None:
-        """Pause a channel for every reactor (pause_channel.sql)."""
+        """Pause a channel for every reactor (pause_channel.sql), and tell them."""
         await self._count("pause_channel", {"method": method, "user": user})
+        await self.announce_due()
 
     async def resume_channel(self, method: str) -> None:
         """Resume a paused channel (resume_channel.sql), and wake every reactor."""

@@ -117,16 +117,21 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
     sweeper = Sweeper(
         store, dispatcher, settings.sweep_interval_seconds, settings.retention_days, redact
     )
+    pauses = OperatorPauses(store, dispatcher.channels, on_resume=dispatcher.due_now)
+
+    def on_due() -> None:  # rows are due, or an operator paused or resumed a channel
+        pauses.wake()
+        dispatcher.due_now()
+
     listener = Listener(
         settings.listener_database_url or database_url,
         on_wake=dispatcher.wake.set,
         on_connect=sweeper.request,
-        on_due=dispatcher.due_now,
+        on_due=on_due,
         timeout=settings.listener_timeout_seconds,
         redact=redact,
     )
     webhooks = Webhooks(settings, store) if settings.public_base_url else None
-    pauses = OperatorPauses(store, dispatcher.channels, on_resume=dispatcher.due_now)
     console = (
         Console(settings, store, dispatcher.channels, sweeper, listener)
         if settings.console_enabled
