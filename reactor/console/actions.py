@@ -24,12 +24,10 @@ class ConsoleActions:
 
     async def retry(self: Console, request: Request) -> Response:
         """Requeue one row or a group: first a confirmation with the count, then the requeue."""
-        session = self._session(request)
-        if session is None:
-            return self._refused(request)
-        form = await self._form(request, session)
-        if form is None:
-            return Response("bad or missing CSRF token", status_code=403, headers=HEADERS)
+        change = await self._change(request)
+        if isinstance(change, Response):
+            return change
+        session, form = change
         row_id = int(form["id"]) if form.get("id", "").isdigit() else None
         target = {
             "row_id": row_id,
@@ -47,22 +45,20 @@ class ConsoleActions:
 
     async def sweep(self: Console, request: Request) -> Response:
         """ "Sweep now": this reactor runs a sweep pass at once."""
-        session = self._session(request)
-        if session is None:
-            return self._refused(request)
-        if await self._form(request, session) is None:
-            return Response("bad or missing CSRF token", status_code=403, headers=HEADERS)
+        change = await self._change(request)
+        if isinstance(change, Response):
+            return change
+        session, _ = change
         self.sweeper.request()
         log.info("console sweep", user=session.user)
         return RedirectResponse("/console/", status_code=303, headers=HEADERS)
 
     async def pause(self: Console, request: Request) -> Response:
         """Pause or resume a channel for every reactor (persisted; followed within seconds)."""
-        session = self._session(request)
-        if session is None:
-            return self._refused(request)
-        if await self._form(request, session) is None:
-            return Response("bad or missing CSRF token", status_code=403, headers=HEADERS)
+        change = await self._change(request)
+        if isinstance(change, Response):
+            return change
+        session, _ = change
         channel, action = request.path_params["channel"], request.path_params["action"]
         if channel not in ("email", "sms") or action not in ("pause", "resume"):
             return Response("no such channel or action", status_code=404, headers=HEADERS)

@@ -116,11 +116,15 @@ class Console(ConsoleActions):
             return RedirectResponse(target, status_code=303, headers=HEADERS)
         return Response("sign in first", status_code=401, headers=HEADERS)
 
-    async def _form(self, request: Request, session: Session) -> dict[str, str] | None:
-        """The POSTed form when its CSRF token is this session's, else None."""
+    async def _change(self, request: Request) -> tuple[Session, dict[str, str]] | Response:
+        """A state-changing POST: its session and form, or the refusal (401, or 403 for CSRF)."""
+        session = self._session(request)
+        if session is None:
+            return self._refused(request)
         form = await posted(request)
-        token = form.get("csrf", "")
-        return form if hmac.compare_digest(token, session.csrf) else None
+        if not hmac.compare_digest(form.get("csrf", ""), session.csrf):
+            return Response("bad or missing CSRF token", status_code=403, headers=HEADERS)
+        return session, form
 
     async def login(self, request: Request) -> Response:
         """The sign-in form, and its answer; failures are limited per client and name."""
@@ -156,11 +160,9 @@ class Console(ConsoleActions):
 
     async def logout(self, request: Request) -> Response:
         """Forget the session (a POST with the CSRF token)."""
-        session = self._session(request)
-        if session is None:
-            return self._refused(request)
-        if await self._form(request, session) is None:
-            return Response("bad or missing CSRF token", status_code=403, headers=HEADERS)
+        change = await self._change(request)
+        if isinstance(change, Response):
+            return change
         response = RedirectResponse("/console/login", status_code=303, headers=HEADERS)
         response.delete_cookie(COOKIE, path="/console")
         return response
