@@ -1,8 +1,12 @@
-"""Alembic environment: runs the migrations on DATABASE_URL (or the URL passed in)."""
+"""Alembic environment: runs the migrations on DATABASE_URL (or the URL passed in).
+
+Run by hand (`alembic upgrade head`) with no DATABASE_URL, it migrates the embedded
+server in REACTOR_DATA_DIR, as `reactor migrate` does.
+"""
 
 from __future__ import annotations
 
-import os
+import sys
 from typing import Any
 
 from alembic import context
@@ -17,11 +21,26 @@ DEFAULT_LOCK_TIMEOUT_SECONDS = 5.0
 
 
 def run_migrations_online() -> None:
-    """Apply migrations, one transaction each, never waiting long for a lock."""
+    """Apply migrations, one transaction each, on the URL given or the configured database."""
+    url = context.config.attributes.get("database_url")
+    if url:
+        _migrate(url)
+        return
+    from reactor.config import ConfigError, DatabaseSettings, load_settings
+    from reactor.databases import database
+
+    try:
+        settings = load_settings(DatabaseSettings)
+    except ConfigError as error:
+        print(f"reactor: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    with database(settings, migrate=False) as configured:
+        _migrate(settings.listener_database_url or configured)
+
+
+def _migrate(url: str) -> None:
+    """Apply migrations on `url`, never waiting long for a lock."""
     attributes = context.config.attributes
-    url = attributes.get("database_url") or os.environ.get("DATABASE_URL")
-    if not url:
-        raise SystemExit("DATABASE_URL: required to run migrations")
     lock_timeout = attributes.get("lock_timeout_seconds", DEFAULT_LOCK_TIMEOUT_SECONDS)
     engine = create_engine(
         sqlalchemy_url(url),

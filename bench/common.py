@@ -666,7 +666,9 @@ class Context:
 
 def work_dir() -> Path:
     """A scratch folder outside the repository (the embedded server, reactor logs)."""
-    return Path(tempfile.mkdtemp(prefix="reactor-bench-"))
+    path = Path(tempfile.mkdtemp(prefix="reactor-bench-"))
+    path.chmod(0o711)  # as root, the embedded server runs as another user: it must get in
+    return path
 
 
 def remove_work_dir(path: Path) -> None:

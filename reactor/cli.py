@@ -5,25 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Coroutine, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from reactor import __version__
-from reactor.config import ConfigError, DatabaseSettings, Settings, load_settings
+from reactor.config import (
+    ConfigError,
+    DatabaseSettings,
+    OperatorSettings,
+    Settings,
+    load_settings,
+)
+from reactor.databases import EXIT_CONFIG, EXIT_FAILED, database, require_current_schema, say
 from reactor.db import DatabaseUnreachable
-from reactor.embedded import EmbeddedPostgres, EmbeddedPostgresError, bin_dir
 from reactor.recipients import Channel
-
-EXIT_CONFIG = 2  # a bad setting, or a database that cannot be reached
-EXIT_FAILED = 1
-
-
-def _say(line: str) -> None:
-    print(f"reactor: {line}", file=sys.stderr, flush=True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,53 +118,14 @@ def cmd_rules(args: argparse.Namespace) -> int:
     if args.rules_command == "check":
         print(format_rules(settings.rules))
         return 0
-    with database(settings, migrate=False) as url:
-        _require_current_schema(url)
+    with database(settings) as url:
+        require_current_schema(settings, url)
         explained = run_explain(settings, url, args.invoice_id)
     if explained is None:
-        _say(f"rules explain: no invoice {args.invoice_id}")
+        say(f"rules explain: no invoice {args.invoice_id}")
         return EXIT_FAILED
     print(explained)
     return 0
-
-
-@contextmanager
-def database(settings: DatabaseSettings, migrate: bool) -> Iterator[str]:
-    """The database URL: DATABASE_URL, or an embedded server started (and stopped) here."""
-    if settings.database_url:
-        yield settings.database_url
-        return
-    server = EmbeddedPostgres(settings.reactor_data_dir)
-    already_running = server.is_running() if server.pgdata.exists() else False
-    try:
-        server.start()
-    except EmbeddedPostgresError as error:
-        _say(f"embedded PostgreSQL: {error}")
-        raise SystemExit(1) from None
-    _say(f"embedded PostgreSQL data folder: {server.data_dir}")
-    _say(f"connect with: {bin_dir() / 'psql'} {server.url}")
-    try:
-        if migrate:
-            from reactor import migrations
-
-            migrations.upgrade(server.url)
-        yield server.url
-    finally:
-        if not already_running:
-            server.stop()
-
-
-def _require_current_schema(database_url: str) -> str:
-    from reactor import migrations
-
-    current, found, head = migrations.schema_is_current(database_url)
-    if not current:
-        _say(
-            f"DATABASE_URL: schema is at revision {found or 'none'}, this reactor needs {head}; "
-            "run `reactor migrate` first"
-        )
-        raise SystemExit(EXIT_CONFIG)
-    return head
 
 
 def run_event_loop(main: Coroutine[Any, Any, int]) -> int:
@@ -181,12 +140,11 @@ def run_event_loop(main: Coroutine[Any, Any, int]) -> int:
 def cmd_run(settings: Settings) -> int:
     """Run the service."""
     from reactor.logs import configure_logging
-    from reactor.migrations import head_revision
     from reactor.service import serve
 
     configure_logging(settings.log_level, secrets=settings.secret_values())
-    with database(settings, migrate=True) as url:
-        revision = _require_current_schema(url) if settings.database_url else head_revision()
+    with database(settings, serving=True) as url:
+        revision = require_current_schema(settings, url)
         return run_event_loop(serve(settings, url, revision))
 
 
@@ -199,7 +157,7 @@ def cmd_migrate(settings: DatabaseSettings) -> int:
             settings.listener_database_url or url,
             lock_timeout_seconds=settings.migrate_lock_timeout_seconds,
         )
-        _say(f"database is at revision {migrations.head_revision()}")
+        say(f"database is at revision {migrations.head_revision()}")
     return 0
 
 
@@ -207,12 +165,15 @@ def cmd_prune(settings: DatabaseSettings, older_than: int | None, dry_run: bool)
     """Delete old delivery records."""
     from reactor.operator import run_prune
 
+    if older_than is not None and older_than < 1:
+        say("prune: --older-than: give 1 day or more")
+        return EXIT_CONFIG
     days = settings.retention_days if older_than is None else older_than
-    if days <= 0:
-        _say("prune: retention is off (RETENTION_DAYS=0, no --older-than): nothing deleted")
+    if days == 0:
+        say("prune: retention is off (RETENTION_DAYS=0, no --older-than): nothing deleted")
         return 0
-    with database(settings, migrate=False) as url:
-        _require_current_schema(url)
+    with database(settings) as url:
+        require_current_schema(settings, url)
         print(run_prune(url, days, dry_run))
     return 0
 
@@ -223,9 +184,8 @@ def cmd_sweep(settings: Settings, dry_run: bool) -> int:
     from reactor.operator import run_sweep
 
     configure_logging(settings.log_level, secrets=settings.secret_values())
-    with database(settings, migrate=not settings.database_url) as url:
-        if settings.database_url:
-            _require_current_schema(url)
+    with database(settings) as url:
+        require_current_schema(settings, url)
         print(run_sweep(settings, url, dry_run))
     return 0
 
@@ -234,8 +194,8 @@ def cmd_status(settings: DatabaseSettings, as_json: bool, top: int) -> int:
     """Print the delivery status."""
     from reactor.operator import run_status
 
-    with database(settings, migrate=False) as url:
-        _require_current_schema(url)
+    with database(settings) as url:
+        require_current_schema(settings, url)
         print(run_status(url, top, as_json))
     return 0
 
@@ -245,10 +205,10 @@ def cmd_retry(settings: DatabaseSettings, args: argparse.Namespace) -> int:
     from reactor.operator import run_retry
 
     if not (args.all or args.invoice or args.channel or args.since):
-        _say("retry: give --all, or a filter (--invoice, --channel, --since)")
+        say("retry: give --all, or a filter (--invoice, --channel, --since)")
         return EXIT_CONFIG
-    with database(settings, migrate=False) as url:
-        _require_current_schema(url)
+    with database(settings) as url:
+        require_current_schema(settings, url)
         count = run_retry(url, args.invoice, args.channel, args.since)
     print(f"requeued {count} failed deliver{'y' if count == 1 else 'ies'}")
     return 0
@@ -256,7 +216,7 @@ def cmd_retry(settings: DatabaseSettings, args: argparse.Namespace) -> int:
 
 def _command(args: argparse.Namespace) -> int:
     if args.command in ("migrate", "status", "retry", "prune"):
-        database_settings = load_settings(DatabaseSettings)
+        database_settings = load_settings(OperatorSettings)
         if args.command == "status":
             return cmd_status(database_settings, args.json, args.top)
         if args.command == "retry":
@@ -284,13 +244,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _command(args)
     except ConfigError as error:
-        _say(f"configuration error: {error}")
+        say(f"configuration error: {error}")
         return EXIT_CONFIG
     except DatabaseUnreachable as error:
-        _say(str(error))
+        say(str(error))
         return EXIT_CONFIG
     except MigrationError as error:
-        _say(f"migrate: {error}")
+        say(f"migrate: {error}")
         return EXIT_FAILED
 
 

@@ -37,13 +37,11 @@ class DatabaseSettings(BaseSettings):
 
     model_config = SETTINGS_CONFIG
 
-    # With no URL, an embedded PostgreSQL runs in reactor_data_dir.
-    database_url: str | None = None
-    # The listener's own connection; set it when DATABASE_URL goes through a pooler
-    # such as PgBouncer in transaction mode, which silently drops LISTEN. Migrations
-    # use it too: DDL with a lock timeout needs a session of its own.
+    database_url: str | None = None  # unset: the embedded server (embedded.py)
+    # The listener's own connection, when DATABASE_URL is a pooler that drops LISTEN
+    # (PgBouncer in transaction mode); migrations use it too (DDL with a lock timeout).
     listener_database_url: str | None = None
-    reactor_data_dir: Path = Path(".reactor-data")
+    reactor_data_dir: Path | None = None  # unset: embedded.default_data_dir()
     # How long a migration waits for a lock on the upstream invoices table.
     migrate_lock_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
     # Retention of delivery records (personal data); 0 keeps everything.
@@ -103,8 +101,7 @@ class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings)
     twilio_messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
     twilio_api_base_url: AnyHttpUrl = AnyHttpUrl("https://api.twilio.com")
 
-    # A CA bundle (PEM) both transports trust, e.g. a corporate proxy's; unset: the
-    # system store (and SSL_CERT_FILE).
+    # A CA bundle (PEM) both transports trust; unset: the system store (SSL_CERT_FILE).
     provider_ca_bundle: Path | None = None
 
     # Delivery behaviour.
@@ -264,6 +261,14 @@ class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings)
     def sweep_interval_seconds(self) -> float:
         """The periodic sweep's period."""
         return self.review_notification_interval * 60.0
+
+
+class OperatorSettings(Settings):
+    """Every setting checked, but no rules needed: status, retry, prune and migrate."""
+
+    @model_validator(mode="after")
+    def _someone_is_told(self) -> OperatorSettings:  # overrides Settings' check
+        return self
 
 
 def _rules_of(settings: Settings) -> Rules:

@@ -27,7 +27,13 @@ _CHATTY_LOGGERS = (
     "sendgrid",
     "httpx",
     "httpcore",
+    # Alembic says "Context impl PostgresqlImpl." and each revision at INFO on every start
+    "alembic",
 )
+
+# uvicorn's "server started" and request-level lines come from a logger it calls
+# "uvicorn.error"; they are not errors.
+_RENAMED_LOGGERS = {"uvicorn.error": "uvicorn.server"}
 
 
 _CREDENTIAL_PATTERNS = (
@@ -72,6 +78,15 @@ def _mask_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str
     return {key: mask_value(value) for key, value in event_dict.items()}
 
 
+def _plain_stdlib_fields(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Drop uvicorn's ANSI-coloured duplicate of the message; give loggers honest names."""
+    event_dict.pop("color_message", None)
+    name = event_dict.get("logger")
+    if name in _RENAMED_LOGGERS:
+        event_dict["logger"] = _RENAMED_LOGGERS[name]
+    return event_dict
+
+
 def _add_service(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     event_dict.setdefault("service", SERVICE)
     return event_dict
@@ -112,7 +127,7 @@ def configure_logging(
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
+        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared, _plain_stdlib_fields],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler = logging.StreamHandler(sys.stdout)

@@ -46,7 +46,9 @@ class Recorder:
             await self._store.release_claims(releases)
 
     async def _record(self, outcomes: Sequence[Outcome]) -> None:
-        fenced = len(outcomes) - await self._store.record_outcomes(outcomes)
+        # Counted in rows: a digest's outcome is written to each of its rows.
+        rows = sum(len(outcome.rows()) for outcome in outcomes)
+        fenced = rows - await self._store.record_outcomes(outcomes)
         if fenced:
             log.warning(
                 "outcomes not recorded: their lease had expired and another claim owns the rows",

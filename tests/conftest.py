@@ -22,7 +22,7 @@ import pytest
 from reactor import migrations
 from reactor.embedded import EmbeddedPostgres
 from tests.fakes import FakeSendGrid, FakeTwilio
-from tests.helpers import ReactorProcess
+from tests.helpers import NEUTRAL_CWD, ReactorProcess
 
 TEMPLATE = "reactor_template"
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
@@ -56,6 +56,15 @@ class PostgresServer:
     def url_for(self, database: str) -> str:
         """URL of one database on this server."""
         return _with_database(self.admin_url, database)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _neutral_working_folder() -> Iterator[None]:
+    """Tests load settings in an empty folder: a `.env` in the checkout must not leak in."""
+    before = Path.cwd()
+    os.chdir(NEUTRAL_CWD)
+    yield
+    os.chdir(before)
 
 
 @pytest.fixture(scope="session")
@@ -226,10 +235,13 @@ def reactor(reactor_env: dict[str, str], tmp_path: Path) -> Iterator[ReactorProc
 
 
 @pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+def own_postgres() -> Iterator[EmbeddedPostgres]:
     """A migrated PostgreSQL of this test's own, so it can be stopped and started."""
+    # In a folder of its own under /tmp: as root, the server's user must reach it, and
+    # pytest's basetemp is closed to other users.
     server = EmbeddedPostgres(
-        tmp_path / "pg", settings={"fsync": "off", "max_connections": "200"}
+        Path(tempfile.mkdtemp(prefix="reactor-test-own-pg-")),
+        settings={"fsync": "off", "max_connections": "200"},
     ).start()
     migrations.upgrade(server.url)
     yield server

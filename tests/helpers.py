@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -97,6 +98,21 @@ def delivered(*fakes: FakeSendGrid | FakeTwilio) -> Counter[tuple[str, str]]:
     return Counter((str(r.recipient), invoice_of(r)) for fake in fakes for r in fake.accepted())
 
 
+# Commands under test run in an empty folder: a `.env` in the checkout (the README's
+# quick start writes one) must not leak settings into them.
+NEUTRAL_CWD = Path(tempfile.mkdtemp(prefix="reactor-test-cwd-"))
+
+
+def reachable_scratch() -> Path:
+    """A new folder outside pytest's (closed) basetemp that any user may pass through.
+
+    As root the embedded server runs as another user, which must reach its data folder.
+    """
+    path = Path(tempfile.mkdtemp(prefix="reactor-test-"))
+    path.chmod(0o711)
+    return path
+
+
 def run_cli(
     args: list[str], env: Mapping[str, str], timeout: float = 120, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -107,7 +123,7 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=cwd or ROOT,
+        cwd=cwd or NEUTRAL_CWD,
     )
 
 
@@ -124,7 +140,7 @@ class ReactorProcess:
         self.port = int(env.get("PORT") or free_port())
         self.env = {**clean_environ(), **env, "PORT": str(self.port), "HOST": "127.0.0.1"}
         self.log_path = log_path
-        self.cwd = cwd or ROOT
+        self.cwd = cwd or NEUTRAL_CWD
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import structlog.testing
 
 from reactor.claims import Claims
 from reactor.config import Settings, load_settings
@@ -21,6 +22,7 @@ from reactor.deliveries import DrainReport, Outcome
 from reactor.intake import Intake
 from reactor.messages import InvoiceView, RenderedEmail
 from reactor.messages.renderer import MessageRenderer
+from reactor.recorder import Recorder
 from reactor.resources import sql
 from reactor.store import outcome_params
 from reactor.wiring import build_dispatcher, open_store
@@ -188,3 +190,42 @@ def test_a_late_outcome_from_an_expired_lease_never_overwrites_the_new_claim(
         {"ids": [delivery], "tokens": [token_a]},
     )
     assert released == [(0,)]
+
+
+FENCING_WARNING = "outcomes not recorded: their lease had expired and another claim owns the rows"
+
+
+def test_a_digest_of_fifty_invoices_raises_no_fencing_warning(
+    database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio
+) -> None:
+    """A digest's outcome is written to each of its rows: counted in rows, nothing lost."""
+    insert_invoices(database_url, 50, status="NEEDS_REVIEW")
+    settings = settings_for(database_url, sendgrid, twilio, DIGEST_WINDOW_SECONDS="300")
+    with structlog.testing.capture_logs() as logs:
+        drain(settings, database_url)
+    assert scalar(database_url, "SELECT count(*) FROM notifications WHERE status = 'SENT'") == 100
+    assert scalar(database_url, "SELECT max(digest_size) FROM notifications") == 50
+    assert [e for e in logs if e["event"] == FENCING_WARNING] == []
+
+
+def test_outcomes_of_a_lost_claim_are_warned_about_once_per_row(database_url: str) -> None:
+    """A digest of three whose claim was lost: three rows not recorded, said in one warning."""
+    insert_invoices(database_url, 3, status="NEEDS_REVIEW")
+    settings = load_settings(Settings, database_url=database_url, notification_recipients=EMAIL)
+    take = Intake(None, settings).params(room=10, paused=[])  # type: ignore[arg-type]
+    claimed = [(r[3], r[4]) for r in query(database_url, sql("queries/take_events"), take)]
+    assert len(claimed) == 3 and all(token is not None for _, token in claimed)
+    # Their lease ran out and another process claimed the rows again.
+    query(database_url, "UPDATE notifications SET claim_token = gen_random_uuid()")
+    (first, token), *others = claimed
+    outcome = Outcome(first, token, "SENT", message_id="late", digest=tuple(others))
+
+    async def record() -> None:
+        async with open_store(database_url) as store:
+            await Recorder(store).write([outcome], [])
+
+    with structlog.testing.capture_logs() as logs:
+        asyncio.run(record())
+    warnings = [e for e in logs if e["event"] == FENCING_WARNING]
+    assert [w["count"] for w in warnings] == [3]
+    assert scalar(database_url, "SELECT count(*) FROM notifications WHERE status = 'SENT'") == 0

@@ -101,7 +101,7 @@ def test_a_before_due_reminder_fires_for_a_near_due_date_only(
     sendgrid: FakeSendGrid,
     tmp_path: Path,
 ) -> None:
-    query(database_url, "ALTER TABLE invoices ADD COLUMN due_date date")
+    query(database_url, "ALTER TABLE invoices ADD COLUMN IF NOT EXISTS due_date date")
     near, far, undated = insert_invoices(database_url, 3)
     today = date.today()
     for invoice, due in ((near, today + timedelta(days=1)), (far, today + timedelta(days=30))):
@@ -138,7 +138,7 @@ def test_a_before_due_reminder_fires_for_a_near_due_date_only(
 def test_rules_explain_says_when_each_reminder_goes(
     reactor_env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:
-    query(database_url, "ALTER TABLE invoices ADD COLUMN due_date date")
+    query(database_url, "ALTER TABLE invoices ADD COLUMN IF NOT EXISTS due_date date")
     (invoice,) = insert_invoices(database_url, 1)
     query(database_url, "UPDATE invoices SET due_date = '2031-01-10' WHERE id = %s", (invoice,))
     rules = tmp_path / "rules.toml"

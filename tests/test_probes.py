@@ -242,7 +242,7 @@ def test_readme_documents_every_endpoint_and_metric() -> None:
 
     from reactor import metrics  # noqa: F401  (registers them)
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "observability.md").read_text()
     for path in ("/health/live", "/health/ready", "/health/status", "/metrics", "/info"):
         assert f"`GET {path}`" in readme
     names = {m.name for m in REGISTRY.collect() if m.name.startswith("reactor_")}

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import ROOT, clean_environ, free_port, wait_until
+from tests.helpers import ROOT, clean_environ, free_port, reachable_scratch, wait_until
 
 INSTALL_TIMEOUT = 900
 
@@ -91,7 +91,14 @@ def test_built_wheel_migrates_and_serves_outside_the_checkout(tmp_path: Path) ->
     for path in located:
         assert Path(path).is_relative_to(venv), f"{path} is not from the installed wheel"
 
-    data_dir = work / ".reactor-data"  # the default REACTOR_DATA_DIR, relative to the cwd
+    if os.geteuid() == 0:
+        # As root the default is /var/lib/invoice-reactor/data (test_first_contact.py
+        # covers it); here, a folder of the test's own that the server's user can reach.
+        # The wheel's binaries, under the closed pytest folder, are run from a copy.
+        data_dir = reachable_scratch() / "data"
+        env["REACTOR_DATA_DIR"] = str(data_dir)
+    else:
+        data_dir = work / ".reactor-data"  # the default REACTOR_DATA_DIR, relative to the cwd
     server: subprocess.Popen[bytes] | None = None
     log_path = tmp_path / "reactor-run.log"
     try:

@@ -10,23 +10,24 @@ from reactor.console.auth import hash_password
 MIN_PASSWORD_CHARS = 12
 
 
+def _refuse(reason: str) -> int:
+    print(f"reactor: console add-user: {reason}", file=sys.stderr)
+    return 2
+
+
 def add_user(name: str) -> int:
     """Read a password (prompt, or stdin when not a terminal); print `NAME:HASH`."""
     if not name or any(c in name for c in ":, ") or not name.isprintable():
-        print("console add-user: NAME may not contain ':', ',' or spaces", file=sys.stderr)
-        return 2
+        return _refuse("NAME may not contain ':', ',' or spaces")
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:
-            print("console add-user: the passwords differ", file=sys.stderr)
-            return 2
+            return _refuse("the passwords differ")
     else:
         password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        return _refuse("no password given (type one, or give it as one line on stdin)")
     if len(password) < MIN_PASSWORD_CHARS:
-        print(
-            f"console add-user: the password needs {MIN_PASSWORD_CHARS} characters or more",
-            file=sys.stderr,
-        )
-        return 2
+        return _refuse(f"the password needs {MIN_PASSWORD_CHARS} characters or more")
     print(f"{name}:{hash_password(password)}")
     return 0

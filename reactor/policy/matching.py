@@ -1,19 +1,22 @@
-"""Which rules apply to an invoice, and whom they tell: the pure decision.
+"""Which rules apply to an invoice, whom they tell, and when: the pure decision.
 
 The intake statement makes the same decision in SQL for a whole batch
 (`take_events.sql`, from `routes`); this is the reference it is tested against,
-and what `reactor rules explain` uses.
+and what `reactor rules explain` uses, with `forecast`: when a message due at a
+moment actually goes, past digest windows and quiet hours.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from reactor.policy.quiet import QuietHours
 from reactor.policy.rules import Rule, Rules
 from reactor.recipients import Recipient
 
@@ -62,6 +65,28 @@ def rule_applies(rule: Rule, facts: InvoiceFacts, default_currency: str) -> bool
         return False
     vendor = (facts.vendor or "").lower()
     return not rule.vendors or any(_glob(g).fullmatch(vendor) for g in rule.vendors)
+
+
+def conditions_met(rule: Rule, facts: InvoiceFacts, default_currency: str) -> list[str]:
+    """Each condition of a rule that applies, as the invoice meets it (`reactor rules explain`).
+
+    ["amount 1250.00 >= 1000", "vendor matches 'acme*'"]; no condition: ["every invoice"].
+    The text holds the invoice's and the file's own text: escape it before printing.
+    """
+    met = []
+    if rule.min_amount is not None:
+        met.append(f"amount {facts.amount} >= {rule.min_amount}")
+    if rule.max_amount is not None:
+        met.append(f"amount {facts.amount} <= {rule.max_amount}")
+    if rule.currencies:
+        currency = (facts.currency or default_currency).upper()
+        default = "" if facts.currency else " (the default)"
+        met.append(f"currency {currency}{default} in {', '.join(rule.currencies)}")
+    if rule.vendors:
+        vendor = (facts.vendor or "").lower()
+        glob = next((g for g in rule.vendors if _glob(g).fullmatch(vendor)), rule.vendors[0])
+        met.append(f"vendor matches '{glob}'")
+    return met or ["every invoice"]
 
 
 def _glob(glob: str) -> re.Pattern[str]:
@@ -123,6 +148,51 @@ def _moment(
     if facts.due_date is None:
         return None
     return due_moment(facts.due_date, timezone) - rule.offset
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """Besides a message's own moment, what decides when it goes, as things stand now."""
+
+    now: datetime
+    window: timedelta = timedelta(0)  # DIGEST_WINDOW_SECONDS; zero: digests are off
+    windows: Mapping[tuple[str, str], datetime] = field(default_factory=dict)  # open until
+    quiet: QuietHours = field(default_factory=lambda: QuietHours({}))
+    paused: Mapping[str, str] = field(default_factory=dict)  # channel -> who paused it
+
+
+MAX_HOLDS = 8  # a message held this many times in a row is taken to go then
+
+
+def forecast(
+    due: datetime,
+    channel: str,
+    recipient: str,
+    outlook: Outlook,
+    opened: dict[tuple[str, str], datetime],
+) -> tuple[datetime, list[tuple[str, datetime]]]:
+    """When a message due at `due` goes, and what holds it on the way (the `held` values).
+
+    The send path replayed: at each claim, the recipient's open digest window holds it
+    until the window ends, else the claim opens one (into `opened`, so later messages
+    meet it; gather_digests.sql); then an SMS inside its recipient's quiet hours waits
+    for their end, to be claimed again (quiet.py). A paused channel is not forecast.
+    """
+    at, holds, key = max(due, outlook.now), [], (channel, recipient)
+    for _ in range(MAX_HOLDS):
+        if outlook.window:
+            end = opened.get(key)
+            if end is not None and end > at:
+                holds.append(("digest_window", end))
+                at = end
+                continue
+            opened[key] = at + outlook.window
+        until = outlook.quiet.held_until(recipient, at) if channel == "sms" else None
+        if until is None:
+            break
+        holds.append(("quiet_hours", until))
+        at = until
+    return at, holds
 
 
 def glob_to_like(glob: str) -> str:
