@@ -12,7 +12,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import baseline, common, latency, peer, report, sweep_cost, throughput, trigger_cost
+from bench import (
+    baseline,
+    common,
+    latency,
+    peer,
+    report,
+    sweep_cost,
+    throughput,
+    trigger_cost,
+    upstream,
+)
 from bench.common import (
     RESULTS_DIR,
     Context,
@@ -33,6 +43,7 @@ BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "sweep": sweep_cost.run,
     "baseline": baseline.run,  # compares with this run's latency and throughput
     "peer": peer.run,  # PGQueuer beside the reactor, over HTTP and HTTPS ([bench] extra)
+    "upstream": upstream.run,  # the upstream's writers, 1/16/64 at once, pinned apart
 }
 DEFAULT_RUN = list(BENCHMARKS)
 

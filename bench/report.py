@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.common import POSTGRES_SETTINGS, RESULTS_DIR, ROOT
 
-NAMES = ["latency", "throughput", "trigger_cost", "sweep_cost", "baseline", "peer"]
+NAMES = ["latency", "throughput", "trigger_cost", "sweep_cost", "baseline", "peer", "upstream"]
 
 
 def _load(results_dir: Path) -> dict[str, dict[str, Any]]:
@@ -552,6 +552,35 @@ def _trigger(tc: dict[str, Any]) -> str:
     )
 
 
+def _upstream(up: dict[str, Any]) -> str:
+    writers = [str(w) for w in up["writers"]]
+    results = up["results"]
+    base = results["none"]
+    rows = []
+    for configuration, by_writers in results.items():
+        row: list[Any] = [configuration]
+        for w in writers:
+            mine = by_writers[w]
+            row.append(f"{mine['tps'] / base[w]['tps']:.2f} ({mine['tps']:,.0f})")
+            row.append(f"{mine['latency_ms'] / base[w]['latency_ms']:.2f}")
+        rows.append(row)
+    headers = ["configuration"]
+    for w in writers:
+        headers += [f"tps, {w} writer(s)", f"latency, {w}"]
+    return "\n".join(
+        [
+            f"{up['invoices']:,} invoices; each upstream transaction one UPDATE toggling one "
+            "invoice in or out of review (pgbench, "
+            f"{up['seconds']} s per run, fsync and synchronous_commit on); the upstream server "
+            "and pgbench pinned to core 0, the reactor and the fakes to core 1. Throughput "
+            "(transactions per second in brackets) and mean transaction latency as ratios "
+            "to `none` at the same number of writers, all in one run.",
+            "",
+            _table(headers, rows),
+        ]
+    )
+
+
 def _sweep(sc: dict[str, Any]) -> str:
     queries = list(sc["scenarios"][0]["median_ms"])  # the statements of a pass, in order
     rows = [
@@ -728,6 +757,8 @@ def render(results_dir: Path, out: Path) -> str:
         sections += ["", "## 6. Baseline: the polling design", "", _baseline(bl)]
     if peer := results.get("peer"):
         sections += ["", "## 7. Beside PGQueuer, over HTTP and HTTPS", "", _peer(peer)]
+    if up := results.get("upstream"):
+        sections += ["", "## 8. What it costs the upstream's writers", "", _upstream(up)]
     notes = results_dir / "NOTES.md"
     if notes.exists():
         sections += ["", notes.read_text().strip()]

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings
 from reactor.config_console import ConsoleSettings
 from reactor.config_receipts import SETTINGS_CONFIG, ReceiptSettings
 from reactor.config_smtp import SmtpSettings
+from reactor.config_upstream import UpstreamSettings
 from reactor.db import libpq_url
 from reactor.policy.rules import Rules, configured_rules, valid_timezone
 from reactor.recipients import RecipientList, parse_recipients
@@ -62,7 +63,7 @@ class DatabaseSettings(BaseSettings):
         return value
 
 
-class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings):
+class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings, UpstreamSettings):
     """Every setting of the service. Names are the environment variables, upper-cased."""
 
     # Server-side prepared statements on the pooled connections: only for a direct

@@ -37,6 +37,9 @@ def conninfo(url: str, application_name: str, **extra: object) -> str:
         "keepalives_interval": 5,
         "keepalives_count": 3,
     }
+    given = conninfo_to_dict(libpq_url(url)).get("options")
+    if given and "options" in extra:  # keep the URL's own server options beside ours
+        extra = {**extra, "options": f"{given} {extra['options']}"}
     return make_conninfo(libpq_url(url), **{**defaults, **extra})
 
 

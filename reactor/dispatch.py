@@ -4,8 +4,9 @@ A drain takes new outbox events first (intake: expanded into deliveries and the
 first claimed in the same statement), then deliveries that are due (claims:
 retries, reminders, expired leases), both with FOR UPDATE SKIP LOCKED so replicas
 never share a row, gathers what it claimed into messages (digests) and hands them
-to the senders. Between drains it sleeps until a
-NOTIFY wakes it or the next row it may claim falls due.
+to the senders. Between drains it sleeps until a NOTIFY wakes it or the next row it
+may claim falls due. Only an idle reactor asks for NOTIFYs (it holds the wake-up
+lock, `doorbell.py`); a busy one reads the outbox every OUTBOX_POLL_MILLISECONDS.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from reactor.claims import Claims
 from reactor.config import Settings
 from reactor.deliveries import DrainReport, Outcome
 from reactor.digests import Digests
+from reactor.doorbell import Pacer
 from reactor.intake import Intake
 from reactor.recipients import Channel
 from reactor.senders import Senders
@@ -66,6 +68,8 @@ class Dispatcher:
         self.wake = asyncio.Event()
         self.senders = senders
         senders.on_recorded = self._recorded
+        # Set by `reactor run` (with the listener on): when to hold the wake-up lock.
+        self.pacer: Pacer | None = None
 
     # -- the loop --------------------------------------------------------------
 
@@ -77,17 +81,19 @@ class Dispatcher:
             self.wake.clear()
             self._pass_started = time.monotonic()
             try:
-                await self.drain()
+                found = await self.drain()
                 if timed_out or self._due_changed:
                     # Only when something may have changed: a NOTIFY wake-up costs one
                     # statement, not three.
                     self._due_changed = False
                     self._next_due_at = time.monotonic() + await self._seconds_until_due()
-                delay = max(0.01, self._next_due_at - time.monotonic())
+                delay = due_in = max(0.01, self._next_due_at - time.monotonic())
+                if self.pacer is not None:
+                    delay = await self.pacer.after_pass(found.events > 0, delay, self.wake)
                 failures = 0
             except Exception as error:
                 failures += 1
-                delay = min(30.0, 0.2 * 2**failures) * random.uniform(0.5, 1.0)
+                delay = due_in = min(30.0, 0.2 * 2**failures) * random.uniform(0.5, 1.0)
                 self._due_changed = True
                 if isinstance(error, DATABASE_ERRORS):
                     log.warning(
@@ -100,6 +106,11 @@ class Dispatcher:
             self._pass_started = None
             if self._stopping:
                 break
+            if self.pacer is not None:
+                woken = await self.pacer.sleep(self.wake, delay)
+                # A busy reactor's short poll is not the due time: no need to re-read it.
+                timed_out = not woken and delay >= due_in
+                continue
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=delay)
                 timed_out = False

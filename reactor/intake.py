@@ -20,6 +20,10 @@ from reactor.policy.matching import reads_invoice, routes
 from reactor.store import Store
 
 ALL_EPISODES = 2**31 - 1
+# Outbox rows taken per statement. The trigger writes one per invoice (sql/schema/
+# 0009_row_trigger_up.sql): a bulk change of up to this many invoices is taken at once,
+# so that each recipient's digest carries all of it.
+EVENTS_PER_TAKE = 10_000
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class Intake:
         if self.settings.digest_window_seconds > 0:
             episodes = ALL_EPISODES
         return {
-            "limit": self.settings.claim_batch_size,
+            "limit": EVENTS_PER_TAKE,
             "claim_episodes": episodes,
             "routes": self.routes,
             "read_fields": self.read_fields,
@@ -74,7 +78,7 @@ class Intake:
         report.events += taken.events
         return Intaken(
             deliveries=to_send(taken.rows, report),
-            outbox_empty=taken.events < self.settings.claim_batch_size,
+            outbox_empty=taken.events < EVENTS_PER_TAKE,
             left_due=taken.left_pending > 0,
             scheduled=taken.next_reminder_at is not None,
         )

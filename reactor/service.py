@@ -117,6 +117,8 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
             by_name[name].cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
+    if dispatcher.pacer is not None:
+        await dispatcher.pacer.doorbell.close()
     await service.pool.close()
     log.info("stopped", status=status)
     return status

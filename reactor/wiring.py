@@ -19,6 +19,7 @@ from reactor.console.pages import Console
 from reactor.db import conninfo
 from reactor.decisions import RetryPolicy
 from reactor.dispatch import Dispatcher
+from reactor.doorbell import Doorbell, Pacer
 from reactor.listener import Listener
 from reactor.logs import text_redactor
 from reactor.messages.renderer import MessageRenderer
@@ -33,7 +34,9 @@ from reactor.web import Probes, create_app
 from reactor.webhooks import Webhooks
 
 
-def make_pool(database_url: str, prepared_statements: bool = False) -> AsyncConnectionPool:
+def make_pool(
+    database_url: str, prepared_statements: bool = False, options: dict[str, str] | None = None
+) -> AsyncConnectionPool:
     """The dispatcher's pool (the listener has its own connection, never pooled).
 
     Without `prepared_statements` nothing is ever prepared on the server, so the pool
@@ -41,7 +44,7 @@ def make_pool(database_url: str, prepared_statements: bool = False) -> AsyncConn
     client connection may run on different server connections.
     """
     return AsyncConnectionPool(
-        conninfo(database_url, "invoice-reactor"),
+        conninfo(database_url, "invoice-reactor", **(options or {})),
         min_size=2,
         max_size=6,
         kwargs={"autocommit": True, "prepare_threshold": 0 if prepared_statements else None},
@@ -109,7 +112,10 @@ class Service:
 
 def build_service(settings: Settings, database_url: str, revision: str | None) -> Service:
     """The whole service for these settings, not yet started (the pool is not open)."""
-    pool = make_pool(database_url, settings.prepare_statements)
+    pooled = settings.listener_database_url is not None  # DATABASE_URL is a pooler
+    pool = make_pool(
+        database_url, settings.prepare_statements, settings.bookkeeping_options(pooled)
+    )
     store = Store(pool)
     transports = build_transports(settings)
     dispatcher = build_dispatcher(store, settings, transports)
@@ -123,8 +129,15 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
         pauses.wake()
         dispatcher.due_now()
 
+    direct_url = settings.listener_database_url or database_url
+    if settings.listener_enabled:
+        dispatcher.pacer = Pacer(
+            Doorbell(direct_url, settings.listener_timeout_seconds),
+            poll_seconds=settings.outbox_poll_milliseconds / 1000.0,
+            check_seconds=max(0.5, settings.listener_timeout_seconds / 3),
+        )
     listener = Listener(
-        settings.listener_database_url or database_url,
+        direct_url,
         on_wake=dispatcher.wake.set,
         on_connect=sweeper.request,
         on_due=on_due,

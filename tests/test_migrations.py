@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from reactor import migrations
-from tests.helpers import query, scalar, wait_until
+from tests.helpers import query, scalar
 
 UPSTREAM_INVOICES = """
 CREATE TABLE invoices (
@@ -96,15 +96,3 @@ def test_trigger_works_for_a_role_without_rights_on_our_tables(database_url: str
         query(database_url, f"DROP OWNED BY {role}; DROP ROLE {role}")
 
 
-def test_one_notify_per_statement(database_url: str) -> None:
-    with psycopg.connect(database_url, autocommit=True) as listener:
-        listener.execute("LISTEN invoice_review")
-        query(
-            database_url,
-            "INSERT INTO invoices (id, matched_status) "
-            "SELECT gen_random_uuid(), 'NEEDS_REVIEW' FROM generate_series(1, 50)",
-        )
-        got = wait_until(lambda: list(listener.notifies(timeout=0.2)), what="a notify")
-        assert len(got) == 1 and got[0].payload == ""
-        # one outbox row for the whole statement, holding all 50 invoices
-        assert query(database_url, "SELECT cardinality(invoice_ids) FROM review_events") == [(50,)]

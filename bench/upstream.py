@@ -1,0 +1,223 @@
+"""Benchmark: what the reactor costs the upstream's own writers, many at once.
+
+The workload is an upstream matcher: 100,000 invoices, each transaction one UPDATE
+of one invoice in or out of review (a toggle: half the transactions move an invoice
+into review), from 1, 16 and 64 pgbench connections. Two machines are simulated on
+two cores: the upstream server and its writers on core 0, the reactor and the fake
+providers on core 1, so that the reactor's CPU does not count as the database's.
+PostgreSQL runs with fsync and synchronous_commit on (commits wait for the disk).
+
+Configurations, each on a fresh database loaded the same way, in one run:
+- `none`: no reactor objects on the table (the reference);
+- `previous trigger`: the trigger as it shipped before this change (read from git at
+  PREVIOUS_COMMIT), nobody consuming;
+- `trigger`: today's trigger, nobody consuming (the outbox just grows);
+- `reactor`: today's trigger with a reactor consuming and sending to the fakes (its
+  bookkeeping committed without waiting for the WAL flush, the default);
+- `reactor, sync bookkeeping`: the same with DATABASE_SYNCHRONOUS_COMMIT=on.
+Reported: transactions per second and mean latency, as ratios to `none` at the same
+writer count.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.common import (
+    POSTGRES_SETTINGS,
+    Context,
+    print_table,
+    reactor_env,
+    reactors,
+    say,
+)
+from reactor import migrations
+from reactor.embedded import EmbeddedPostgres, bin_dir
+
+INVOICES = 100_000
+PREVIOUS_COMMIT = "1a0d044"  # the trigger before issue 20: statement-level, NOTIFY each time
+WRITERS = (1, 16, 64)
+UPSTREAM_CORE, REACTOR_CORE = 0, 1
+
+TOGGLE = """\\set n random(1, {invoices})
+UPDATE invoices SET matched_status = CASE matched_status WHEN 'NEEDS_REVIEW' THEN 'MATCHED'
+    ELSE 'NEEDS_REVIEW' END, updated_at = now() WHERE seq = :n;
+"""
+
+
+def _pinned(core: int) -> None:
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {core})
+
+
+@contextmanager
+def upstream_server(work_dir: Path) -> Iterator[EmbeddedPostgres]:
+    """A durable server of its own, started from core 0 (its backends inherit the pin)."""
+    settings = {**POSTGRES_SETTINGS, "max_connections": "200"}
+    server = EmbeddedPostgres(work_dir / "upstream-pg", settings=settings)
+    before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    _pinned(UPSTREAM_CORE)
+    try:
+        server.start()
+    finally:
+        if before is not None:
+            os.sched_setaffinity(0, before)
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+def _load(url: str) -> None:
+    """The upstream's invoices: its own table with an integer key pgbench can pick."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE invoices (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
+            " seq integer NOT NULL UNIQUE, invoice_number text, vendor_name text,"
+            " total_amount numeric(12,2), currency char(3), matched_status varchar(20) NOT NULL,"
+            " created_at timestamptz NOT NULL DEFAULT now(),"
+            " updated_at timestamptz NOT NULL DEFAULT now())"
+        )
+        conn.execute(
+            "INSERT INTO invoices (seq, invoice_number, vendor_name, total_amount, currency,"
+            " matched_status) SELECT g, 'INV-' || g, 'Vendor ' || (g % 5000),"
+            " round((random() * 10000)::numeric, 2), 'USD',"
+            " CASE WHEN g % 2 = 0 THEN 'NEEDS_REVIEW' ELSE 'MATCHED' END"
+            f" FROM generate_series(1, {INVOICES}) g"
+        )
+
+
+def _previous_trigger() -> str:
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        ["git", "show", f"{PREVIOUS_COMMIT}:sql/trigger_up.sql"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def fresh_database(server: EmbeddedPostgres, name: str, configuration: str) -> str:
+    """A database loaded with the invoices and the configuration's reactor objects."""
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    url = server.url_for(name)
+    _load(url)
+    if configuration != "none":
+        migrations.upgrade(url)
+        # The invoices already in review were told about before the run: no backlog.
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO review_episodes (invoice_id, source, entered_at) "
+                "SELECT id, 'legacy', now() FROM invoices WHERE matched_status = 'NEEDS_REVIEW'"
+            )
+    if configuration == "previous trigger":
+        with psycopg.connect(url, autocommit=True) as conn:
+            for trigger in ("reactor_invoices_inserted", "reactor_invoices_updated"):
+                conn.execute(f"DROP TRIGGER IF EXISTS {trigger} ON invoices")  # type: ignore[arg-type]
+            conn.execute("DROP FUNCTION IF EXISTS reactor_invoices_inserted() CASCADE")
+            conn.execute("DROP FUNCTION IF EXISTS reactor_invoices_updated() CASCADE")
+            conn.execute(_previous_trigger())  # type: ignore[arg-type]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+    return url
+
+
+def pgbench(url: str, writers: int, seconds: int, script: Path) -> dict[str, float]:
+    """One pgbench run pinned to the upstream's core: tps and mean latency (ms)."""
+    command = [
+        str(bin_dir() / "pgbench"),
+        "-n",
+        "-c",
+        str(writers),
+        "-j",
+        str(min(writers, 4)),
+        "-T",
+        str(seconds),
+        "-f",
+        str(script),
+        url,
+    ]
+    if (os.cpu_count() or 1) > 1:
+        command = ["taskset", "-c", str(UPSTREAM_CORE), *command]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
+    if result.returncode != 0:
+        raise RuntimeError(f"pgbench failed: {result.stderr.strip()[-500:]}")
+    tps = re.search(r"tps = ([0-9.]+)", result.stdout)
+    latency = re.search(r"latency average = ([0-9.]+) ms", result.stdout)
+    assert tps and latency, result.stdout
+    return {"tps": float(tps.group(1)), "latency_ms": float(latency.group(1))}
+
+
+def _outbox_and_sent(url: str) -> tuple[int, int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM review_events),"
+            " (SELECT count(*) FROM notifications WHERE status = 'SENT')"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+CONFIGURATIONS = ("none", "previous trigger", "trigger", "reactor", "reactor, sync bookkeeping")
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    """Every configuration at every writer count; ratios to `none`."""
+    seconds = 5 if ctx.options.quick else 15
+    script = ctx.work_dir / "toggle.sql"
+    script.write_text(TOGGLE.format(invoices=INVOICES))
+    results: dict[str, dict[str, dict[str, float]]] = {c: {} for c in CONFIGURATIONS}
+    _pinned(REACTOR_CORE)  # this process holds the fake providers
+    with upstream_server(ctx.work_dir) as server:
+        for writers in WRITERS:
+            for configuration in CONFIGURATIONS:
+                name = "upstream_" + re.sub(r"\W+", "_", configuration) + f"_{writers}"
+                url = fresh_database(server, name, configuration)
+                if configuration.startswith("reactor"):
+                    synchronous = "on" if "sync" in configuration else "off"
+                    env = reactor_env(
+                        url,
+                        ctx.providers,
+                        ctx.options.concurrency[0],
+                        DATABASE_SYNCHRONOUS_COMMIT=synchronous,
+                    )
+                    with reactors(env, 1, ctx.log_dir, name):
+                        measured = pgbench(url, writers, seconds, script)
+                else:
+                    measured = pgbench(url, writers, seconds, script)
+                if configuration != "none":
+                    measured["outbox_left"], measured["sent"] = _outbox_and_sent(url)
+                with psycopg.connect(server.url, autocommit=True) as conn:
+                    conn.execute(f"DROP DATABASE {name} WITH (FORCE)")  # type: ignore[arg-type]
+                results[configuration][str(writers)] = measured
+                say(f"{configuration:>16} x{writers:<3} {measured}")
+    rows = []
+    for configuration in CONFIGURATIONS:
+        row: list[Any] = [configuration]
+        for writers in WRITERS:
+            base = results["none"][str(writers)]
+            mine = results[configuration][str(writers)]
+            row += [
+                f"{mine['tps'] / base['tps']:.2f}",
+                f"{mine['latency_ms'] / base['latency_ms']:.2f}",
+            ]
+        rows.append(row)
+    headers = ["configuration"]
+    for writers in WRITERS:
+        headers += [f"tps x{writers}", f"latency x{writers}"]
+    print_table("upstream throughput and latency, as ratios to no reactor", headers, rows)
+    data = {"seconds": seconds, "invoices": INVOICES, "writers": list(WRITERS), "results": results}
+    ctx.write("upstream", data)
+    return data
