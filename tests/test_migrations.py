@@ -94,5 +94,3 @@ def test_trigger_works_for_a_role_without_rights_on_our_tables(database_url: str
         assert scalar(database_url, "SELECT count(*) FROM review_events") == 1
     finally:
         query(database_url, f"DROP OWNED BY {role}; DROP ROLE {role}")
-
-
