@@ -14,7 +14,9 @@ Configurations, each on a fresh database loaded the same way, in one run:
 - `trigger`: today's trigger, nobody consuming (the outbox just grows);
 - `reactor`: today's trigger with a reactor consuming and sending to the fakes (its
   bookkeeping committed without waiting for the WAL flush, the default);
-- `reactor, sync bookkeeping`: the same with DATABASE_SYNCHRONOUS_COMMIT=on.
+- `reactor, sync bookkeeping`: the same with DATABASE_SYNCHRONOUS_COMMIT=on;
+- `replica mode`: the upstream holds only a publication; a reactor with its own
+  database (a second server, on the reactor's core) subscribes, consumes and sends.
 Reported: transactions per second and mean latency, as ratios to `none` at the same
 writer count.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +42,7 @@ from bench.common import (
     reactors,
     say,
 )
-from reactor import migrations
+from reactor import migrations, replica
 from reactor.embedded import EmbeddedPostgres, bin_dir
 
 INVOICES = 100_000
@@ -59,12 +62,18 @@ def _pinned(core: int) -> None:
 
 
 @contextmanager
-def upstream_server(work_dir: Path) -> Iterator[EmbeddedPostgres]:
-    """A durable server of its own, started from core 0 (its backends inherit the pin)."""
-    settings = {**POSTGRES_SETTINGS, "max_connections": "200"}
-    server = EmbeddedPostgres(work_dir / "upstream-pg", settings=settings)
+def upstream_server(
+    work_dir: Path, name: str = "upstream-pg", core: int = UPSTREAM_CORE
+) -> Iterator[EmbeddedPostgres]:
+    """A durable server of its own, started from `core` (its backends inherit the pin).
+
+    wal_level is logical for every configuration, so that replica mode's upstream and
+    the others' are the same server with the same WAL.
+    """
+    settings = {**POSTGRES_SETTINGS, "max_connections": "200", "wal_level": "logical"}
+    server = EmbeddedPostgres(work_dir / name, settings=settings)
     before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    _pinned(UPSTREAM_CORE)
+    _pinned(core)
     try:
         server.start()
     finally:
@@ -170,7 +179,65 @@ def _outbox_and_sent(url: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-CONFIGURATIONS = ("none", "previous trigger", "trigger", "reactor", "reactor, sync bookkeeping")
+CONFIGURATIONS = (
+    "none",
+    "previous trigger",
+    "trigger",
+    "reactor",
+    "reactor, sync bookkeeping",
+    "replica mode",
+)
+
+
+def replica_databases(upstream: EmbeddedPostgres, own: EmbeddedPostgres, name: str) -> str:
+    """Replica mode set up as an operator would, caught up before the run: the reactor's URL.
+
+    The upstream gets its invoices and the publication only; the reactor's own server
+    (pinned to the reactor's core) the copy, the schema and the subscription. The
+    initial copy's notices for the invoices already in review are cleared before the
+    run (as if sent), as the direct configurations start with nothing to send.
+    """
+    upstream_url = fresh_database(upstream, name, "none")
+    columns = replica.upstream_columns(upstream_url)
+    with psycopg.connect(upstream_url, autocommit=True) as conn:
+        conn.execute(replica.upstream_sql(columns))  # type: ignore[arg-type]
+    with psycopg.connect(own.url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    reactor_url = own.url_for(name)
+    replica.prepare(reactor_url, upstream_url)
+    migrations.upgrade(reactor_url)
+    replica.subscribe(reactor_url, upstream_url)
+    deadline = time.monotonic() + 300
+    while _scalar(reactor_url, "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'"):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the initial copy did not finish in 300 s")
+        time.sleep(0.2)
+    with psycopg.connect(reactor_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM review_events")
+        conn.execute(
+            "INSERT INTO review_episodes (invoice_id, source, entered_at) "
+            "SELECT id, 'legacy', now() FROM invoices WHERE matched_status = 'NEEDS_REVIEW'"
+        )
+        conn.execute("VACUUM ANALYZE")
+    return reactor_url
+
+
+def drop_replica(upstream: EmbeddedPostgres, own: EmbeddedPostgres, name: str) -> None:
+    """The subscription (and so the upstream's slot) and both databases."""
+    with psycopg.connect(own.url_for(name), autocommit=True) as conn:
+        conn.execute("DROP SUBSCRIPTION IF EXISTS invoice_reactor")
+    for server in (own, upstream):
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+    with psycopg.connect(upstream.url, autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {replica.REPLICATION_ROLE}")  # type: ignore[arg-type]
+
+
+def _scalar(url: str, statement: str) -> Any:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(statement).fetchone()  # type: ignore[arg-type]
+    return row[0] if row else None
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -180,10 +247,29 @@ def run(ctx: Context) -> dict[str, Any]:
     script.write_text(TOGGLE.format(invoices=INVOICES))
     results: dict[str, dict[str, dict[str, float]]] = {c: {} for c in CONFIGURATIONS}
     _pinned(REACTOR_CORE)  # this process holds the fake providers
-    with upstream_server(ctx.work_dir) as server:
+    with (
+        upstream_server(ctx.work_dir) as server,
+        upstream_server(ctx.work_dir, "reactor-pg", REACTOR_CORE) as own,
+    ):
         for writers in WRITERS:
             for configuration in CONFIGURATIONS:
                 name = "upstream_" + re.sub(r"\W+", "_", configuration) + f"_{writers}"
+                if configuration == "replica mode":
+                    reactor_url = replica_databases(server, own, name)
+                    upstream_url = server.url_for(name)
+                    env = reactor_env(
+                        reactor_url,
+                        ctx.providers,
+                        ctx.options.concurrency[0],
+                        UPSTREAM_DATABASE_URL=upstream_url,
+                    )
+                    with reactors(env, 1, ctx.log_dir, name):
+                        measured = pgbench(upstream_url, writers, seconds, script)
+                    measured["outbox_left"], measured["sent"] = _outbox_and_sent(reactor_url)
+                    drop_replica(server, own, name)
+                    results[configuration][str(writers)] = measured
+                    say(f"{configuration:>16} x{writers:<3} {measured}")
+                    continue
                 url = fresh_database(server, name, configuration)
                 if configuration.startswith("reactor"):
                     synchronous = "on" if "sync" in configuration else "off"

@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
         "connection), else DATABASE_URL (or the embedded server). A lock on the upstream "
         "invoices table is waited for at most MIGRATE_LOCK_TIMEOUT_SECONDS.",
     )
+    commands.add_parser(
+        "upstream-sql",
+        help="print what the upstream's DBA runs for replica mode",
+        description="Print the publication (the columns the reactor reads, as the upstream "
+        "at UPSTREAM_DATABASE_URL has them) and the replication role that replica mode "
+        "needs on the upstream. Nothing else of the reactor lives there.",
+    )
     sweep = commands.add_parser(
         "sweep",
         help="one sweep pass, then exit",
@@ -148,16 +155,31 @@ def cmd_run(settings: Settings) -> int:
         return run_event_loop(serve(settings, url, revision))
 
 
-def cmd_migrate(settings: DatabaseSettings) -> int:
-    """Apply the migrations, on the direct connection when there is one."""
-    from reactor import migrations
+def cmd_migrate(settings: OperatorSettings) -> int:
+    """Apply the migrations, on the direct connection when there is one; in replica
+    mode, around them the copy of `invoices` and the subscription."""
+    from reactor import migrations, replica
 
     with database(settings, migrate=False) as url:
-        migrations.upgrade(
-            settings.listener_database_url or url,
-            lock_timeout_seconds=settings.migrate_lock_timeout_seconds,
-        )
+        direct = settings.listener_database_url or url
+        upstream = settings.upstream_database_url
+        if upstream:
+            replica.prepare(direct, upstream)
+        migrations.upgrade(direct, lock_timeout_seconds=settings.migrate_lock_timeout_seconds)
         say(f"database is at revision {migrations.head_revision()}")
+        if upstream:
+            say(f"replica mode: {replica.subscribe(direct, upstream)}")
+    return 0
+
+
+def cmd_upstream_sql(settings: OperatorSettings) -> int:
+    """Print the upstream's part of replica mode."""
+    from reactor import replica
+
+    if not settings.upstream_database_url:
+        say("upstream-sql: UPSTREAM_DATABASE_URL is not set (replica mode is off)")
+        return EXIT_CONFIG
+    print(replica.upstream_sql(replica.upstream_columns(settings.upstream_database_url)))
     return 0
 
 
@@ -215,8 +237,10 @@ def cmd_retry(settings: DatabaseSettings, args: argparse.Namespace) -> int:
 
 
 def _command(args: argparse.Namespace) -> int:
-    if args.command in ("migrate", "status", "retry", "prune"):
+    if args.command in ("migrate", "status", "retry", "prune", "upstream-sql"):
         database_settings = load_settings(OperatorSettings)
+        if args.command == "upstream-sql":
+            return cmd_upstream_sql(database_settings)
         if args.command == "status":
             return cmd_status(database_settings, args.json, args.top)
         if args.command == "retry":
@@ -239,6 +263,7 @@ def _command(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `reactor` console script."""
     from reactor.migrations import MigrationError
+    from reactor.replica import ReplicaError
 
     args = _parser().parse_args(argv)
     try:
@@ -252,6 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MigrationError as error:
         say(f"migrate: {error}")
         return EXIT_FAILED
+    except ReplicaError as error:
+        say(str(error))
+        return EXIT_CONFIG
 
 
 if __name__ == "__main__":

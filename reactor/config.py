@@ -48,7 +48,9 @@ class DatabaseSettings(BaseSettings):
     # Retention of delivery records (personal data); 0 keeps everything.
     retention_days: int = Field(default=365, ge=0, le=36_500)
 
-    @field_validator("database_url", "listener_database_url", check_fields=False)
+    @field_validator(
+        "database_url", "listener_database_url", "upstream_database_url", check_fields=False
+    )
     @classmethod
     def _database_url_parses(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -66,15 +68,13 @@ class DatabaseSettings(BaseSettings):
 class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings, UpstreamSettings):
     """Every setting of the service. Names are the environment variables, upper-cased."""
 
-    # Server-side prepared statements on the pooled connections: only for a direct
-    # connection (or a pooler that supports them); PgBouncer in transaction mode does not.
-    # `auto`: on, unless LISTENER_DATABASE_URL is set, which says DATABASE_URL is pooled.
+    # Prepared statements on the pooled connections: not through PgBouncer in transaction
+    # mode. `auto`: on, unless LISTENER_DATABASE_URL is set (DATABASE_URL is pooled).
     database_prepared_statements: Literal["auto", "true", "false"] = "auto"
 
     # Who is told, and what they get.
     default_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
-    # Without a rules file, everyone here hears about every invoice; with one, the
-    # file alone decides (and this, if set, is ignored with a warning).
+    # Without a rules file, everyone here hears of every invoice; with one, it alone decides.
     notification_recipients: str = ""
     notification_rules_file: Path | None = None
     default_timezone: str = "UTC"

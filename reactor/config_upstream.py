@@ -20,6 +20,11 @@ class UpstreamSettings(BaseSettings):
     # idle reactor is woken by NOTIFY at once. Lower: less latency under load, more
     # of the reactor's statements on the database.
     outbox_poll_milliseconds: int = Field(default=10, ge=1, le=1000)
+    # Replica mode: the upstream database, whose invoices reach DATABASE_URL by logical
+    # replication (replica.py). Checked like DATABASE_URL (config.py).
+    upstream_database_url: str | None = None
+    # Readiness fails when replication is further behind the upstream than this.
+    replication_max_lag_seconds: float = Field(default=60.0, ge=5, le=86_400)
     # The reactor's own commits (intake, claims, outcomes) without waiting for the WAL
     # flush: they stop competing with the upstream's commits for it. A database crash
     # (not a restart) can then undo the last moments of bookkeeping: a message whose

@@ -60,6 +60,18 @@ LISTENER_RECONNECTS = Counter(
     "reactor_listener_reconnects_total",
     "Times the listener connected again after losing its connection.",
 )
+REPLICATION_LAG_SECONDS = Gauge(
+    "reactor_replication_lag_seconds",
+    "Replica mode: how long ago the upstream was where the subscription has applied to.",
+)
+REPLICATION_LAG_BYTES = Gauge(
+    "reactor_replication_lag_bytes",
+    "Replica mode: the upstream's WAL position minus what the subscription has applied.",
+)
+REPLICATION_APPLYING = Gauge(
+    "reactor_replication_applying",
+    "Replica mode: 1 while the subscription's apply worker runs.",
+)
 SWEEP_RUNS = Counter("reactor_sweep_runs_total", "Sweep passes run.")
 SWEEP_DURATION = Histogram(
     "reactor_sweep_duration_seconds",

@@ -95,6 +95,8 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
     else:
         log.warning("listener disabled: only the periodic sweep sends (polling mode)")
         sweeper.request()
+    if service.replication is not None:
+        tasks.add(asyncio.create_task(service.replication.run(), name="replication"))
     stopper = asyncio.create_task(stop.wait(), name="stop")
     done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
     status = 0
@@ -109,10 +111,12 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
     log.info("stopping", grace_seconds=settings.shutdown_grace_seconds)
     sweeper.stop()
     listener.stop()
+    if service.replication is not None:
+        service.replication.stop()
     by_name = {task.get_name(): task for task in tasks}
     await dispatcher.stop(settings.shutdown_grace_seconds, run_task=by_name["dispatcher"])
     server.should_exit = True
-    for name in ("listener", "sweep", "pauses"):
+    for name in ("listener", "sweep", "pauses", "replication"):
         if name in by_name:
             by_name[name].cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

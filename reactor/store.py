@@ -155,6 +155,10 @@ class Store:
         """One round trip (ping.sql)."""
         await self._rows("ping", timeout=timeout)
 
+    async def subscription_state(self) -> Row | None:
+        """Replica mode's subscription (subscription_state.sql); None when there is none."""
+        return await self._row("subscription_state", timeout=5.0) or None
+
     async def backlog(self, timeout: float | None = None) -> Row:
         """Pending, sending and failed counts and the outbox backlog (backlog.sql)."""
         return await self._row("backlog", timeout=timeout)

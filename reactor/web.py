@@ -24,12 +24,14 @@ from reactor.aio import bounded
 from reactor.deliveries import waiting_summary
 from reactor.listener import CHANNEL
 from reactor.receipts import receipt_shares
+from reactor.replication_monitor import verdict
 
 if TYPE_CHECKING:
     from reactor.config import Settings
     from reactor.console.pages import Console
     from reactor.dispatch import Dispatcher
     from reactor.listener import Listener
+    from reactor.replication_monitor import ReplicationMonitor
     from reactor.store import Store
     from reactor.sweep import Sweeper
     from reactor.webhooks import Webhooks
@@ -80,6 +82,7 @@ class Probes:
         dispatcher: Dispatcher,
         sweeper: Sweeper,
         revision: str | None,
+        replication: ReplicationMonitor | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -87,6 +90,14 @@ class Probes:
         self.dispatcher = dispatcher
         self.sweeper = sweeper
         self.revision = revision
+        self.replication = replication
+
+    def replication_verdict(self) -> tuple[dict[str, Any] | None, str | None]:
+        """Replica mode's state for the probes, and why it blocks readiness (None: it does not)."""
+        if self.replication is None:
+            return None, None
+        state = self.replication.state
+        return state.public(), verdict(state, self.settings.replication_max_lag_seconds)
 
     async def database(self) -> dict[str, Any]:
         """Round trip to the database, bounded by PROBE_TIMEOUT."""
@@ -191,10 +202,15 @@ async def ready(request: Request) -> JSONResponse:
     stalled_for = probes.dispatcher.stalled_for()
     stalled = stalled_for > probes.settings.dispatcher_stall_seconds
     body["dispatcher"] = {"stalled": stalled, "stalled_for_seconds": round(stalled_for, 1)}
-    is_ready = database["up"] and listening and not stalled
+    replication, lagging = probes.replication_verdict()
+    if replication is not None:
+        body["replication"] = replication
+    is_ready = database["up"] and listening and not stalled and lagging is None
     body["status"] = "ready" if is_ready else "not ready"
     if stalled:
         body["reason"] = "the dispatcher has made no progress in its current pass"
+    elif lagging:
+        body["reason"] = lagging
     return JSONResponse(body, status_code=200 if is_ready else 503)
 
 
@@ -208,7 +224,8 @@ async def status(request: Request) -> JSONResponse:
     channel_paused = any(t["paused_for_seconds"] > 0 for t in transports.values())
     stalled_for = probes.dispatcher.stalled_for()
     stalled = stalled_for > probes.settings.dispatcher_stall_seconds
-    if not database["up"] or stalled:
+    replication, lagging = probes.replication_verdict()
+    if not database["up"] or stalled or lagging:
         overall = "unhealthy"
     elif listener_down or channel_paused:
         overall = "degraded"
@@ -225,6 +242,7 @@ async def status(request: Request) -> JSONResponse:
             "dispatcher": {"stalled": stalled, "stalled_for_seconds": round(stalled_for, 1)},
             "transports": transports,
             "backlog": backlog,
+            **({"replication": {**replication, "problem": lagging}} if replication else {}),
         }
     )
 

@@ -26,6 +26,7 @@ from reactor.messages.renderer import MessageRenderer
 from reactor.pauses import OperatorPauses
 from reactor.recipients import Channel
 from reactor.recorder import Recorder
+from reactor.replication_monitor import ReplicationMonitor
 from reactor.senders import Senders
 from reactor.store import Store
 from reactor.sweep import Sweeper
@@ -108,6 +109,7 @@ class Service:
     listener: Listener
     pauses: OperatorPauses
     app: Starlette
+    replication: ReplicationMonitor | None = None  # replica mode only
 
 
 def build_service(settings: Settings, database_url: str, revision: str | None) -> Service:
@@ -150,6 +152,11 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
         if settings.console_enabled
         else None
     )
-    probes = Probes(settings, store, listener, dispatcher, sweeper, revision)
+    replication = (
+        ReplicationMonitor(store, settings.upstream_database_url)
+        if settings.upstream_database_url
+        else None
+    )
+    probes = Probes(settings, store, listener, dispatcher, sweeper, revision, replication)
     app = create_app(probes, webhooks, console)
-    return Service(pool, store, transports, dispatcher, sweeper, listener, pauses, app)
+    return Service(pool, store, transports, dispatcher, sweeper, listener, pauses, app, replication)

@@ -1,0 +1,206 @@
+"""Replica mode, on two PostgreSQL servers: the upstream (wal_level = logical) holds a
+publication and nothing else; the reactor's own database subscribes and notifies."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from reactor.embedded import EmbeddedPostgres
+from tests.conftest import EMAILS, PHONES, PostgresServer
+from tests.fakes import FakeSendGrid, FakeTwilio
+from tests.helpers import ReactorProcess, query, run_cli, scalar, wait_until
+
+# The upstream's own table: more columns than the reactor reads, its own types.
+UPSTREAM_INVOICES = """
+CREATE TABLE invoices (
+    id uuid PRIMARY KEY,
+    invoice_number text,
+    vendor_name text,
+    total_amount numeric(14,2),
+    currency char(3),
+    matched_status varchar(32) NOT NULL,
+    ocr_confidence real,
+    updated_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+@pytest.fixture
+def upstream() -> Iterator[str]:
+    """An upstream server of its own, with logical decoding on, and its database."""
+    server = EmbeddedPostgres(
+        Path(tempfile.mkdtemp(prefix="reactor-test-upstream-")),
+        settings={"wal_level": "logical", "fsync": "off", "max_connections": "50"},
+    ).start()
+    try:
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE upstream")
+        url = server.url_for("upstream")
+        query(url, UPSTREAM_INVOICES)
+        yield url
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def reactor_database(pg_server: PostgresServer) -> Iterator[str]:
+    """An empty database for the reactor (replica mode makes its own `invoices`)."""
+    name = f"replica_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    url = pg_server.url_for(name)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            if conn.execute(
+                "SELECT 1 FROM pg_subscription WHERE subname = 'invoice_reactor'"
+            ).fetchone():
+                conn.execute("ALTER SUBSCRIPTION invoice_reactor DISABLE")
+                conn.execute("ALTER SUBSCRIPTION invoice_reactor SET (slot_name = NONE)")
+                conn.execute("DROP SUBSCRIPTION invoice_reactor")
+        with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")  # type: ignore[arg-type]
+
+
+def _invoice(url: str, status: str, number: str) -> str:
+    invoice = str(uuid.uuid4())
+    query(
+        url,
+        "INSERT INTO invoices (id, invoice_number, vendor_name, total_amount, currency, "
+        "matched_status) VALUES (%s, %s, 'Acme Ltd', 1250, 'EUR', %s)",
+        (invoice, number, status),
+    )
+    return invoice
+
+
+def _set_up(upstream: str, reactor_database: str) -> dict[str, str]:
+    """What an operator does: the DBA's SQL on the upstream, then `reactor migrate`."""
+    printed = run_cli(["upstream-sql"], {"UPSTREAM_DATABASE_URL": upstream})
+    assert printed.returncode == 0, printed.stderr
+    assert "CREATE PUBLICATION invoice_reactor FOR TABLE invoices (id, invoice_number," in (
+        printed.stdout
+    )
+    assert "ocr_confidence" not in printed.stdout, "only the columns the reactor reads"
+    with psycopg.connect(upstream, autocommit=True) as conn:
+        conn.execute(printed.stdout)  # type: ignore[arg-type]
+    replication = upstream.replace("postgres@", "invoice_reactor_replication@")
+    env = {"DATABASE_URL": reactor_database, "UPSTREAM_DATABASE_URL": replication}
+    migrated = run_cli(["migrate"], env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "replica mode: subscribed" in migrated.stderr
+    return env
+
+
+def test_replica_mode_notifies_from_the_upstream_and_leaves_nothing_there(
+    upstream: str,
+    reactor_database: str,
+    reactor_env: dict[str, str],
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
+    tmp_path: Path,
+) -> None:
+    waiting = [_invoice(upstream, "NEEDS_REVIEW", f"OLD-{n}") for n in range(3)]
+    _invoice(upstream, "MATCHED", "OLD-MATCHED")
+    objects_before = _objects(upstream)
+
+    env = _set_up(upstream, reactor_database)
+    process = ReactorProcess(
+        {**reactor_env, **env, "DATABASE_URL": reactor_database}, tmp_path / "r.log"
+    ).start(timeout=60)
+    try:
+        # The initial copy: each invoice already in review is told about once.
+        sendgrid.wait_for(3 * len(EMAILS), timeout=60)
+        twilio.wait_for(3 * len(PHONES), timeout=60)
+
+        # Entering review upstream, by an UPDATE and by an INSERT.
+        fresh = _invoice(upstream, "MATCHED", "NEW-1")
+        query(
+            upstream, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s", (fresh,)
+        )
+        # An upstream migration adds a column: replication goes on.
+        query(upstream, "ALTER TABLE invoices ADD COLUMN approver text")
+        later = _invoice(upstream, "NEEDS_REVIEW", "NEW-2")
+
+        total = len(waiting) + 2
+        sendgrid.wait_for(total * len(EMAILS), timeout=60)
+        twilio.wait_for(total * len(PHONES), timeout=60)
+        wait_until(
+            lambda: (
+                scalar(reactor_database, "SELECT count(*) FROM notifications WHERE status = 'SENT'")
+                == total * (len(EMAILS) + len(PHONES))
+            ),
+            timeout=30,
+            what="every delivery recorded",
+        )
+        delivered = Counter(
+            str(i) for (i,) in query(reactor_database, "SELECT invoice_id FROM notifications")
+        )
+        assert len(delivered) == total and set(delivered.values()) == {len(EMAILS) + len(PHONES)}
+        assert {
+            str(i) for (i,) in query(reactor_database, "SELECT invoice_id FROM notifications")
+        } == {
+            *waiting,
+            fresh,
+            later,
+        }
+    finally:
+        assert process.stop() == 0
+
+    # The upstream holds the publication and its slot; no trigger, function or table.
+    assert _objects(upstream) == objects_before
+    assert (
+        scalar(upstream, "SELECT count(*) FROM pg_publication WHERE pubname = 'invoice_reactor'")
+        == 1
+    )
+
+
+def _objects(url: str) -> dict[str, list[str]]:
+    """The upstream's triggers, functions and tables outside the system catalogs."""
+    return {
+        "triggers": [
+            r[0] for r in query(url, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        ],
+        "functions": [
+            r[0]
+            for r in query(
+                url,
+                "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')",
+            )
+        ],
+        "tables": sorted(
+            r[0]
+            for r in query(
+                url,
+                "SELECT tablename FROM pg_tables "
+                "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+            )
+        ),
+    }
+
+
+def test_upstream_sql_without_an_upstream_says_so() -> None:
+    result = run_cli(["upstream-sql"], {})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "reactor: upstream-sql: UPSTREAM_DATABASE_URL is not set (replica mode is off)"
+    )
+
+
+def test_migrate_without_the_publication_says_what_to_run(
+    upstream: str, reactor_database: str
+) -> None:
+    result = run_cli(
+        ["migrate"], {"DATABASE_URL": reactor_database, "UPSTREAM_DATABASE_URL": upstream}
+    )
+    assert result.returncode == 2
+    line = result.stderr.strip().splitlines()[-1]
+    assert "no publication invoice_reactor" in line and "reactor upstream-sql" in line
