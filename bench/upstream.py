@@ -41,7 +41,9 @@ from bench.common import (
     reactor_env,
     reactors,
     say,
+    summary_ms,
 )
+from bench.latency import measure_transitions
 from reactor import migrations, replica
 from reactor.embedded import EmbeddedPostgres, bin_dir
 
@@ -224,9 +226,12 @@ def replica_databases(upstream: EmbeddedPostgres, own: EmbeddedPostgres, name: s
 
 
 def drop_replica(upstream: EmbeddedPostgres, own: EmbeddedPostgres, name: str) -> None:
-    """The subscription (and so the upstream's slot) and both databases."""
-    with psycopg.connect(own.url_for(name), autocommit=True) as conn:
-        conn.execute("DROP SUBSCRIPTION IF EXISTS invoice_reactor")
+    """The subscription (and so the upstream's slot) and the databases called `name`."""
+    with psycopg.connect(own.url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if exists:
+        with psycopg.connect(own.url_for(name), autocommit=True) as conn:
+            conn.execute("DROP SUBSCRIPTION IF EXISTS invoice_reactor")
     for server in (own, upstream):
         with psycopg.connect(server.url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
@@ -234,10 +239,89 @@ def drop_replica(upstream: EmbeddedPostgres, own: EmbeddedPostgres, name: str) -
         conn.execute(f"DROP ROLE IF EXISTS {replica.REPLICATION_ROLE}")  # type: ignore[arg-type]
 
 
+def replica_latency(
+    ctx: Context, upstream: EmbeddedPostgres, own: EmbeddedPostgres
+) -> dict[str, dict[str, float]]:
+    """Commit on the upstream -> first provider request, direct beside replica mode.
+
+    Both reactors run at once (each on its own invoices); blocks of single transitions
+    alternate between the modes, so that both meet the same machine.
+    """
+    per_block = 25 if ctx.options.quick else 100
+    blocks = 2 if ctx.options.quick else 3
+    direct_url = fresh_database(upstream, "latency_direct", "reactor")
+    replica_url = replica_databases(upstream, own, "latency_replica")
+    upstream_of_replica = upstream.url_for("latency_replica")
+    concurrency = ctx.options.concurrency[0]
+    samples: dict[str, list[float]] = {"direct": [], "replica": []}
+    direct_env = reactor_env(direct_url, ctx.providers, concurrency)
+    replica_env = reactor_env(
+        replica_url, ctx.providers, concurrency, UPSTREAM_DATABASE_URL=upstream_of_replica
+    )
+    wanted = per_block * blocks
+    direct_ids = _matched(direct_url, wanted)
+    replica_ids = _matched(upstream_of_replica, wanted)
+    with (
+        reactors(direct_env, 1, ctx.log_dir, "latency-direct"),
+        reactors(replica_env, 1, ctx.log_dir, "latency-replica"),
+    ):
+        for block in range(blocks):
+            part = slice(block * per_block, (block + 1) * per_block)
+            for mode, url, ids in (
+                ("direct", direct_url, direct_ids[part]),
+                ("replica", upstream_of_replica, replica_ids[part]),
+            ):
+                measured = measure_transitions(ctx, url, ids)
+                samples[mode] += [m["first"] for m in measured]
+    drop_replica(upstream, own, "latency_replica")
+    return {mode: summary_ms(values) for mode, values in samples.items()}
+
+
+def _matched(url: str, count: int) -> list[str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT id::text FROM invoices WHERE matched_status = 'MATCHED' ORDER BY seq LIMIT %s",
+            (count,),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
 def _scalar(url: str, statement: str) -> Any:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(statement).fetchone()  # type: ignore[arg-type]
     return row[0] if row else None
+
+
+def _measure(
+    ctx: Context,
+    server: EmbeddedPostgres,
+    own: EmbeddedPostgres,
+    configuration: str,
+    writers: int,
+    seconds: int,
+    script: Path,
+) -> dict[str, float]:
+    """One configuration at one writer count, on databases made for it and dropped after."""
+    name = "upstream_" + re.sub(r"\W+", "_", configuration) + f"_{writers}"
+    extra: dict[str, str] = {}
+    if configuration == "replica mode":
+        reactor_url = replica_databases(server, own, name)
+        upstream_url = server.url_for(name)
+        extra["UPSTREAM_DATABASE_URL"] = upstream_url
+    else:
+        reactor_url = upstream_url = fresh_database(server, name, configuration)
+        if "sync" in configuration:
+            extra["DATABASE_SYNCHRONOUS_COMMIT"] = "on"
+    if configuration.startswith(("reactor", "replica")):
+        env = reactor_env(reactor_url, ctx.providers, ctx.options.concurrency[0], **extra)
+        with reactors(env, 1, ctx.log_dir, name):
+            measured = pgbench(upstream_url, writers, seconds, script)
+    else:
+        measured = pgbench(upstream_url, writers, seconds, script)
+    if configuration != "none":
+        measured["outbox_left"], measured["sent"] = _outbox_and_sent(reactor_url)
+    drop_replica(server, own, name)
+    return measured
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -253,42 +337,10 @@ def run(ctx: Context) -> dict[str, Any]:
     ):
         for writers in WRITERS:
             for configuration in CONFIGURATIONS:
-                name = "upstream_" + re.sub(r"\W+", "_", configuration) + f"_{writers}"
-                if configuration == "replica mode":
-                    reactor_url = replica_databases(server, own, name)
-                    upstream_url = server.url_for(name)
-                    env = reactor_env(
-                        reactor_url,
-                        ctx.providers,
-                        ctx.options.concurrency[0],
-                        UPSTREAM_DATABASE_URL=upstream_url,
-                    )
-                    with reactors(env, 1, ctx.log_dir, name):
-                        measured = pgbench(upstream_url, writers, seconds, script)
-                    measured["outbox_left"], measured["sent"] = _outbox_and_sent(reactor_url)
-                    drop_replica(server, own, name)
-                    results[configuration][str(writers)] = measured
-                    say(f"{configuration:>16} x{writers:<3} {measured}")
-                    continue
-                url = fresh_database(server, name, configuration)
-                if configuration.startswith("reactor"):
-                    synchronous = "on" if "sync" in configuration else "off"
-                    env = reactor_env(
-                        url,
-                        ctx.providers,
-                        ctx.options.concurrency[0],
-                        DATABASE_SYNCHRONOUS_COMMIT=synchronous,
-                    )
-                    with reactors(env, 1, ctx.log_dir, name):
-                        measured = pgbench(url, writers, seconds, script)
-                else:
-                    measured = pgbench(url, writers, seconds, script)
-                if configuration != "none":
-                    measured["outbox_left"], measured["sent"] = _outbox_and_sent(url)
-                with psycopg.connect(server.url, autocommit=True) as conn:
-                    conn.execute(f"DROP DATABASE {name} WITH (FORCE)")  # type: ignore[arg-type]
+                measured = _measure(ctx, server, own, configuration, writers, seconds, script)
                 results[configuration][str(writers)] = measured
                 say(f"{configuration:>16} x{writers:<3} {measured}")
+        latency = replica_latency(ctx, server, own)
     rows = []
     for configuration in CONFIGURATIONS:
         row: list[Any] = [configuration]
@@ -304,6 +356,17 @@ def run(ctx: Context) -> dict[str, Any]:
     for writers in WRITERS:
         headers += [f"tps x{writers}", f"latency x{writers}"]
     print_table("upstream throughput and latency, as ratios to no reactor", headers, rows)
-    data = {"seconds": seconds, "invoices": INVOICES, "writers": list(WRITERS), "results": results}
+    print_table(
+        "commit on the upstream -> first provider request, one invoice at a time (ms)",
+        ["mode", "p50", "p95", "p99", "samples"],
+        [[mode, s["p50"], s["p95"], s["p99"], s["n"]] for mode, s in latency.items()],
+    )
+    data = {
+        "seconds": seconds,
+        "invoices": INVOICES,
+        "writers": list(WRITERS),
+        "results": results,
+        "latency_ms": latency,
+    }
     ctx.write("upstream", data)
     return data

@@ -29,6 +29,7 @@ async def collect_status(store: Store, top: int = 10) -> dict[str, Any]:
     receipts = await store.receipts_last_day()
     pauses = await store.channel_pauses()
     failures = await store.top_failures(top)
+    subscription = await store.subscription_state()  # replica mode only
     oldest = backlog.get("oldest_pending_age_seconds")
     oldest_event = backlog.get("oldest_event_age_seconds")
     return {
@@ -43,6 +44,15 @@ async def collect_status(store: Store, top: int = 10) -> dict[str, Any]:
         "waiting": waiting_summary(waiting),
         "receipts_last_day": receipt_shares(receipts),
         "paused_channels": {p["method"]: p["paused_by"] for p in pauses},
+        "replication": None
+        if subscription is None
+        else {
+            "enabled": subscription["enabled"],
+            "applying": subscription["applying"],
+            "tables_in_initial_copy": subscription["tables_syncing"],
+            "received_lsn": subscription["received_lsn"],
+            "applied_lsn": subscription["applied_lsn"],
+        },
         "top_failures": [
             {
                 "channel": r["method"],
@@ -76,6 +86,17 @@ def format_status(status: dict[str, Any], as_json: bool) -> str:
             ],
         ),
     ]
+    if status["replication"]:
+        parts += [
+            "",
+            render_table(
+                ["replication (subscription invoice_reactor)", "value"],
+                [
+                    (name.replace("_", " "), "-" if value is None else value)
+                    for name, value in status["replication"].items()
+                ],
+            ),
+        ]
     if status["paused_channels"]:
         parts += [
             "",
