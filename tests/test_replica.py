@@ -33,7 +33,7 @@ CREATE TABLE invoices (
 
 
 @pytest.fixture
-def upstream() -> Iterator[str]:
+def upstream_server() -> Iterator[EmbeddedPostgres]:
     """An upstream server of its own, with logical decoding on, and its database."""
     server = EmbeddedPostgres(
         Path(tempfile.mkdtemp(prefix="reactor-test-upstream-")),
@@ -42,11 +42,16 @@ def upstream() -> Iterator[str]:
     try:
         with psycopg.connect(server.url, autocommit=True) as conn:
             conn.execute("CREATE DATABASE upstream")
-        url = server.url_for("upstream")
-        query(url, UPSTREAM_INVOICES)
-        yield url
+        query(server.url_for("upstream"), UPSTREAM_INVOICES)
+        yield server
     finally:
         server.destroy()
+
+
+@pytest.fixture
+def upstream(upstream_server: EmbeddedPostgres) -> str:
+    """The upstream database's URL."""
+    return upstream_server.url_for("upstream")
 
 
 @pytest.fixture
@@ -204,3 +209,65 @@ def test_migrate_without_the_publication_says_what_to_run(
     assert result.returncode == 2
     line = result.stderr.strip().splitlines()[-1]
     assert "no publication invoice_reactor" in line and "reactor upstream-sql" in line
+
+
+@pytest.mark.faults
+def test_an_upstream_restarted_mid_burst_loses_and_repeats_nothing(
+    upstream_server: EmbeddedPostgres,
+    upstream: str,
+    reactor_database: str,
+    reactor_env: dict[str, str],
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
+    tmp_path: Path,
+) -> None:
+    """The slot keeps what the subscription has not confirmed: after the restart,
+    replication resumes where it was, and every invoice is told about exactly once."""
+    env = _set_up(upstream, reactor_database)
+    process = ReactorProcess(
+        {**reactor_env, **env, "DATABASE_URL": reactor_database}, tmp_path / "r.log"
+    ).start(timeout=60)
+    try:
+        first = [_invoice(upstream, "NEEDS_REVIEW", f"A-{n}") for n in range(40)]
+        upstream_server.stop(mode="fast")  # while the burst is still being replicated
+        upstream_server.start()
+        second = [_invoice(upstream, "NEEDS_REVIEW", f"B-{n}") for n in range(40)]
+        total = len(first) + len(second)
+        sendgrid.wait_for(total * len(EMAILS), timeout=90)
+        twilio.wait_for(total * len(PHONES), timeout=90)
+        wait_until(lambda: process.ready_status() == 200, timeout=30, what="ready again")
+    finally:
+        assert process.stop() == 0
+    counts = Counter(sendgrid.accepted_recipients() + twilio.accepted_recipients())
+    assert counts == {r: total for r in (*EMAILS, *PHONES)}
+    per_invoice = query(
+        reactor_database, "SELECT invoice_id::text, count(*) FROM notifications GROUP BY 1"
+    )
+    assert {i for i, _ in per_invoice} == {*first, *second}
+    assert {c for _, c in per_invoice} == {len(EMAILS) + len(PHONES)}
+
+
+@pytest.mark.faults
+def test_a_reactor_restarted_mid_burst_finishes_it_once(
+    upstream: str,
+    reactor_database: str,
+    reactor_env: dict[str, str],
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
+    tmp_path: Path,
+) -> None:
+    """Replication goes on while no reactor runs (the outbox fills in the reactor's own
+    database); the next reactor sends the rest, nothing twice."""
+    env = {**reactor_env, **_set_up(upstream, reactor_database), "DATABASE_URL": reactor_database}
+    first = ReactorProcess(env, tmp_path / "first.log").start(timeout=60)
+    invoices = [_invoice(upstream, "NEEDS_REVIEW", f"A-{n}") for n in range(40)]
+    assert first.stop() == 0  # SIGTERM mid-burst: sends in flight finish, the rest waits
+    invoices += [_invoice(upstream, "NEEDS_REVIEW", f"B-{n}") for n in range(40)]
+    second = ReactorProcess(env, tmp_path / "second.log").start(timeout=60)
+    try:
+        sendgrid.wait_for(len(invoices) * len(EMAILS), timeout=90)
+        twilio.wait_for(len(invoices) * len(PHONES), timeout=90)
+    finally:
+        assert second.stop() == 0
+    counts = Counter(sendgrid.accepted_recipients() + twilio.accepted_recipients())
+    assert counts == {r: len(invoices) for r in (*EMAILS, *PHONES)}
