@@ -86,8 +86,11 @@ def _invoice(url: str, status: str, number: str) -> str:
     return invoice
 
 
-def _set_up(upstream: str, reactor_database: str) -> dict[str, str]:
-    """What an operator does: the DBA's SQL on the upstream, then `reactor migrate`."""
+def _set_up(upstream: str, reactor_database: str, reactor_env: dict[str, str]) -> dict[str, str]:
+    """What an operator does: the DBA's SQL on the upstream, then `reactor migrate`.
+
+    Returns the environment of a `reactor run` in replica mode.
+    """
     printed = run_cli(["upstream-sql"], {"UPSTREAM_DATABASE_URL": upstream})
     assert printed.returncode == 0, printed.stderr
     assert "CREATE PUBLICATION invoice_reactor FOR TABLE invoices (id, invoice_number," in (
@@ -101,7 +104,15 @@ def _set_up(upstream: str, reactor_database: str) -> dict[str, str]:
     migrated = run_cli(["migrate"], env)
     assert migrated.returncode == 0, migrated.stderr
     assert "replica mode: subscribed" in migrated.stderr
-    return env
+    return {**reactor_env, **env}
+
+
+def _told_once(invoices: int, sendgrid: FakeSendGrid, twilio: FakeTwilio) -> None:
+    """Wait for every invoice's messages; no recipient heard about one twice."""
+    sendgrid.wait_for(invoices * len(EMAILS), timeout=90)
+    twilio.wait_for(invoices * len(PHONES), timeout=90)
+    counts = Counter(sendgrid.accepted_recipients() + twilio.accepted_recipients())
+    assert counts == {r: invoices for r in (*EMAILS, *PHONES)}
 
 
 def test_replica_mode_notifies_from_the_upstream_and_leaves_nothing_there(
@@ -116,10 +127,8 @@ def test_replica_mode_notifies_from_the_upstream_and_leaves_nothing_there(
     _invoice(upstream, "MATCHED", "OLD-MATCHED")
     objects_before = _objects(upstream)
 
-    env = _set_up(upstream, reactor_database)
-    process = ReactorProcess(
-        {**reactor_env, **env, "DATABASE_URL": reactor_database}, tmp_path / "r.log"
-    ).start(timeout=60)
+    env = _set_up(upstream, reactor_database, reactor_env)
+    process = ReactorProcess(env, tmp_path / "r.log").start(timeout=60)
     try:
         # The initial copy: each invoice already in review is told about once.
         sendgrid.wait_for(3 * len(EMAILS), timeout=60)
@@ -223,23 +232,17 @@ def test_an_upstream_restarted_mid_burst_loses_and_repeats_nothing(
 ) -> None:
     """The slot keeps what the subscription has not confirmed: after the restart,
     replication resumes where it was, and every invoice is told about exactly once."""
-    env = _set_up(upstream, reactor_database)
-    process = ReactorProcess(
-        {**reactor_env, **env, "DATABASE_URL": reactor_database}, tmp_path / "r.log"
-    ).start(timeout=60)
+    env = _set_up(upstream, reactor_database, reactor_env)
+    process = ReactorProcess(env, tmp_path / "r.log").start(timeout=60)
     try:
         first = [_invoice(upstream, "NEEDS_REVIEW", f"A-{n}") for n in range(40)]
         upstream_server.stop(mode="fast")  # while the burst is still being replicated
         upstream_server.start()
         second = [_invoice(upstream, "NEEDS_REVIEW", f"B-{n}") for n in range(40)]
-        total = len(first) + len(second)
-        sendgrid.wait_for(total * len(EMAILS), timeout=90)
-        twilio.wait_for(total * len(PHONES), timeout=90)
+        _told_once(len(first) + len(second), sendgrid, twilio)
         wait_until(lambda: process.ready_status() == 200, timeout=30, what="ready again")
     finally:
         assert process.stop() == 0
-    counts = Counter(sendgrid.accepted_recipients() + twilio.accepted_recipients())
-    assert counts == {r: total for r in (*EMAILS, *PHONES)}
     per_invoice = query(
         reactor_database, "SELECT invoice_id::text, count(*) FROM notifications GROUP BY 1"
     )
@@ -258,16 +261,13 @@ def test_a_reactor_restarted_mid_burst_finishes_it_once(
 ) -> None:
     """Replication goes on while no reactor runs (the outbox fills in the reactor's own
     database); the next reactor sends the rest, nothing twice."""
-    env = {**reactor_env, **_set_up(upstream, reactor_database), "DATABASE_URL": reactor_database}
+    env = _set_up(upstream, reactor_database, reactor_env)
     first = ReactorProcess(env, tmp_path / "first.log").start(timeout=60)
     invoices = [_invoice(upstream, "NEEDS_REVIEW", f"A-{n}") for n in range(40)]
     assert first.stop() == 0  # SIGTERM mid-burst: sends in flight finish, the rest waits
     invoices += [_invoice(upstream, "NEEDS_REVIEW", f"B-{n}") for n in range(40)]
     second = ReactorProcess(env, tmp_path / "second.log").start(timeout=60)
     try:
-        sendgrid.wait_for(len(invoices) * len(EMAILS), timeout=90)
-        twilio.wait_for(len(invoices) * len(PHONES), timeout=90)
+        _told_once(len(invoices), sendgrid, twilio)
     finally:
         assert second.stop() == 0
-    counts = Counter(sendgrid.accepted_recipients() + twilio.accepted_recipients())
-    assert counts == {r: len(invoices) for r in (*EMAILS, *PHONES)}
