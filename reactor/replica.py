@@ -14,6 +14,7 @@ invoice already in review its one notice.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,30 +118,110 @@ def prepare(reactor_url: str, upstream_url: str) -> list[Column]:
 
 
 def subscribe(reactor_url: str, upstream_url: str) -> str:
-    """After the migrations: triggers enabled ALWAYS, and the subscription (made or kept)."""
+    """After the migrations: triggers enabled ALWAYS, and the subscription (made, kept,
+    or made again when the upstream lost its slot)."""
     with psycopg.connect(reactor_url, autocommit=True) as conn:
         for trigger in TRIGGERS:
-            conn.execute(
-                q.SQL("ALTER TABLE invoices ENABLE ALWAYS TRIGGER {}").format(q.Identifier(trigger))
-            )
+            _enable_always(conn, trigger)
         exists = conn.execute(
             "SELECT 1 FROM pg_subscription WHERE subname = %s", (SUBSCRIPTION,)
         ).fetchone()
-        if exists:
+        if exists and _slot_usable(upstream_url):
             conn.execute(q.SQL("ALTER SUBSCRIPTION {} ENABLE").format(q.Identifier(SUBSCRIPTION)))
             return "the subscription was there: enabled"
-        try:
-            conn.execute(
-                q.SQL("CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {}").format(
-                    q.Identifier(SUBSCRIPTION),
-                    q.Literal(upstream_url),
-                    q.Identifier(PUBLICATION),
-                )
-            )
-        except psycopg.Error as error:
-            reason = error.diag.message_primary or type(error).__name__
-            raise ReplicaError(
-                f"UPSTREAM_DATABASE_URL: cannot subscribe: {reason} (the upstream needs "
-                "wal_level = logical, and must be reachable from DATABASE_URL's server)"
-            ) from error
+        if exists:
+            return _resubscribe(conn, upstream_url)
+        _create_subscription(conn, upstream_url)
     return "subscribed: the initial copy runs now"
+
+
+def _enable_always(conn: psycopg.Connection[Any], trigger: str) -> None:
+    conn.execute(
+        q.SQL("ALTER TABLE invoices ENABLE ALWAYS TRIGGER {}").format(q.Identifier(trigger))
+    )
+
+
+def _create_subscription(conn: psycopg.Connection[Any], upstream_url: str) -> None:
+    try:
+        conn.execute(
+            q.SQL("CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {}").format(
+                q.Identifier(SUBSCRIPTION),
+                q.Literal(upstream_url),
+                q.Identifier(PUBLICATION),
+            )
+        )
+    except psycopg.Error as error:
+        reason = error.diag.message_primary or type(error).__name__
+        raise ReplicaError(
+            f"UPSTREAM_DATABASE_URL: cannot subscribe: {reason} (the upstream needs "
+            "wal_level = logical, and must be reachable from DATABASE_URL's server)"
+        ) from error
+
+
+def _slot_usable(upstream_url: str) -> bool:
+    with psycopg.connect(upstream_url, autocommit=True, connect_timeout=10) as conn:
+        row = conn.execute(sql("replica/upstream_lsn")).fetchone()
+    return bool(row and row[1])
+
+
+def _resubscribe(conn: psycopg.Connection[Any], upstream_url: str) -> str:
+    """The upstream lost the slot (a failover, or past max_slot_wal_keep_size): drop
+    the subscription, copy `invoices` afresh, and subscribe again, without telling
+    anybody again.
+
+    The fresh copy's rows are written with the INSERT trigger off, so an invoice that
+    was told about is not told again; one that entered review while the slot was lost
+    has no review episode, and the sweep adopts it. Nobody may read the copy while it
+    is empty, so no reactor may be running.
+    """
+    if _one(conn, "replica/other_reactors"):
+        raise ReplicaError(
+            "the upstream lost the replication slot: stop every `reactor run` on "
+            "DATABASE_URL, then run `reactor migrate` again to subscribe afresh"
+        )
+    name = q.Identifier(SUBSCRIPTION)
+    conn.execute(q.SQL("ALTER SUBSCRIPTION {} DISABLE").format(name))
+    conn.execute(q.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(name))
+    conn.execute(q.SQL("DROP SUBSCRIPTION {}").format(name))
+    _drop_lost_slot(upstream_url)
+    conn.execute("TRUNCATE invoices")
+    conn.execute("ALTER TABLE invoices DISABLE TRIGGER reactor_invoices_inserted")
+    try:
+        _create_subscription(conn, upstream_url)
+        _wait_for_copy(conn)
+    finally:
+        _enable_always(conn, "reactor_invoices_inserted")
+    return (
+        "the upstream had lost the replication slot: subscribed again and copied "
+        "invoices afresh (nobody is told twice; invoices that entered review meanwhile "
+        "are adopted by the sweep)"
+    )
+
+
+def _drop_lost_slot(upstream_url: str, timeout: float = 30.0) -> None:
+    """Drop the old slot if the upstream still has it (its WAL sender ends on its own
+    once the subscription is gone)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(upstream_url, autocommit=True, connect_timeout=10) as upstream:
+        while True:
+            if not _one(upstream, "replica/slot_exists"):
+                return
+            upstream.execute(sql("replica/drop_lost_slot"))
+            if time.monotonic() > deadline:
+                raise ReplicaError("UPSTREAM_DATABASE_URL: the old replication slot stays active")
+            time.sleep(0.1)
+
+
+def _wait_for_copy(conn: psycopg.Connection[Any], timeout: float = 3600.0) -> None:
+    """Until the fresh copy of `invoices` is complete and replication has caught up."""
+    deadline = time.monotonic() + timeout
+    while _one(conn, "replica/copy_state") != "r":
+        if time.monotonic() > deadline:
+            raise ReplicaError("the fresh copy of invoices did not finish within an hour")
+        time.sleep(0.2)
+
+
+def _one(conn: psycopg.Connection[Any], query: str) -> Any:
+    """The single value of a query file's single row (None without a row)."""
+    row = conn.execute(sql(query)).fetchone()
+    return row[0] if row else None

@@ -79,7 +79,7 @@ def verdict(state: ReplicationState, max_lag_seconds: float) -> str | None:
     if state.slot_on_upstream is False:
         return (
             "replication: the upstream has lost the replication slot invoice_reactor "
-            "(a failover?): run `reactor migrate` to subscribe again"
+            "(a failover?): stop the reactor and run `reactor migrate` to subscribe again"
         )
     if not state.applying:
         return "replication: the apply worker is not running (erroring, or restarting)"
@@ -130,7 +130,7 @@ class ReplicationMonitor:
             lsn(row.get("applied_lsn")),
             time.monotonic(),
         )
-        state.slot_on_upstream = bool(upstream.get("slot_exists")) if upstream else None
+        state.slot_on_upstream = bool(upstream.get("slot_usable")) if upstream else None
         state.checked_at = time.monotonic()
         if state.lag_seconds is not None:
             metrics.REPLICATION_LAG_SECONDS.set(state.lag_seconds)

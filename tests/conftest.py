@@ -19,12 +19,27 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from reactor import migrations
+from reactor import migrations, replica
 from reactor.embedded import EmbeddedPostgres
+from reactor.resources import sql
 from tests.fakes import FakeSendGrid, FakeTwilio
-from tests.helpers import NEUTRAL_CWD, ReactorProcess
+from tests.helpers import NEUTRAL_CWD, ReactorProcess, scalar, wait_until
 
 TEMPLATE = "reactor_template"
+# An upstream's own invoices table, for replica mode: more than the reactor reads.
+UPSTREAM_INVOICES = """
+CREATE TABLE invoices (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    invoice_number text,
+    vendor_name text,
+    total_amount numeric(14,2),
+    currency char(3),
+    matched_status varchar(32) NOT NULL,
+    due_date date,
+    ocr_confidence real,
+    updated_at timestamptz NOT NULL DEFAULT now()
+)
+"""
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
 TWILIO_TOKEN = "twilio-token-secret-value"
 SENDGRID_KEY = "SG.sendgrid-key-secret-value"
@@ -126,11 +141,71 @@ def drop_database(pg_server: PostgresServer, url: str) -> None:
 
 
 @pytest.fixture
-def database_url(pg_server: PostgresServer, template_url: str) -> Iterator[str]:
-    """A fresh, migrated database for one test."""
-    url = create_database(pg_server, TEMPLATE)
+def mode(request: pytest.FixtureRequest) -> str:
+    """How the reactor reads invoices: "direct" (its trigger on the invoices table), or
+    "replica" where a module parametrizes it (`replica_too` in tests/helpers.py)."""
+    return str(getattr(request, "param", "direct"))
+
+
+@pytest.fixture(scope="session")
+def replica_upstream_server() -> Iterator[EmbeddedPostgres]:
+    """An upstream server with logical decoding on, for the tests run in replica mode."""
+    server = EmbeddedPostgres(
+        Path(tempfile.mkdtemp(prefix="reactor-test-upstream-")),
+        settings={"wal_level": "logical", "fsync": "off", "max_connections": "50"},
+    ).start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def upstream_url(mode: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Replica mode: a fresh upstream database with invoices and the publication."""
+    if mode != "replica":
+        yield None
+        return
+    server: EmbeddedPostgres = request.getfixturevalue("replica_upstream_server")
+    name = f"upstream_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    url = server.url_for(name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UPSTREAM_INVOICES)
+        columns = ", ".join(replica.READ_COLUMNS)  # as `reactor upstream-sql` prints
+        conn.execute(f"CREATE PUBLICATION invoice_reactor FOR TABLE invoices ({columns})")  # type: ignore[arg-type]
     yield url
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def database_url(
+    pg_server: PostgresServer, template_url: str, upstream_url: str | None
+) -> Iterator[str]:
+    """A fresh, migrated database for one test (in replica mode, subscribed)."""
+    if upstream_url is None:
+        url = create_database(pg_server, TEMPLATE)
+        yield url
+        drop_database(pg_server, url)
+        return
+    url = create_database(pg_server)
+    replica.prepare(url, upstream_url)
+    migrations.upgrade(url)
+    replica.subscribe(url, upstream_url)
+    copied = sql("replica/copy_state")  # as long before the test: the initial copy done
+    wait_until(lambda: scalar(url, copied) == "r", timeout=30, what="the initial copy")
+    yield url
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SUBSCRIPTION invoice_reactor")  # and its slot upstream
     drop_database(pg_server, url)
+
+
+@pytest.fixture
+def invoices_url(database_url: str, upstream_url: str | None) -> str:
+    """Where the tests write invoices: the upstream in replica mode."""
+    return upstream_url or database_url
 
 
 @pytest.fixture
@@ -216,11 +291,14 @@ def service_env(
 
 
 @pytest.fixture
-def reactor_env(database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio) -> dict[str, str]:
+def reactor_env(
+    database_url: str, upstream_url: str | None, sendgrid: FakeSendGrid, twilio: FakeTwilio
+) -> dict[str, str]:
     """Settings for a reactor that uses this test's database and fakes."""
     recipients = ",".join([*EMAILS, *PHONES])
     return {
         **service_env(database_url, sendgrid, twilio, recipients),
+        **({"UPSTREAM_DATABASE_URL": upstream_url} if upstream_url else {}),
         "LOG_LEVEL": "INFO",
         "PROVIDER_TIMEOUT_SECONDS": "5",
     }

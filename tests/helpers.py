@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 import psycopg
+import pytest
 
 from tests.fakes import FakeSendGrid, FakeTwilio, RecordedRequest
 
@@ -200,3 +201,9 @@ class ReactorProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+# A module marked with this runs each test twice: in direct mode, and in replica mode
+# (the invoices on an upstream server, replicated into the reactor's database). Its
+# tests write invoices to the `invoices_url` fixture.
+replica_too = pytest.mark.parametrize("mode", ["direct", "replica"], indirect=True)

@@ -13,9 +13,12 @@ from tests.helpers import (
     invoice_of,
     notification_rows,
     query,
+    replica_too,
     scalar,
     wait_until,
 )
+
+pytestmark = replica_too
 
 RECIPIENTS = len(EMAILS) + len(PHONES)
 
@@ -25,11 +28,15 @@ def _all_sent(url: str, expected: int) -> bool:
 
 
 def test_update_into_review_notifies_every_recipient(
-    reactor: ReactorProcess, database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio
+    reactor: ReactorProcess,
+    database_url: str,
+    invoices_url: str,
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
 ) -> None:
-    [invoice] = insert_invoices(database_url, 1, status="MATCHED")
+    [invoice] = insert_invoices(invoices_url, 1, status="MATCHED")
     query(
-        database_url,
+        invoices_url,
         "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s",
         (invoice,),
     )
@@ -49,11 +56,15 @@ def test_update_into_review_notifies_every_recipient(
 
 
 def test_insert_in_review_notifies(
-    reactor: ReactorProcess, database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio
+    reactor: ReactorProcess,
+    database_url: str,
+    invoices_url: str,
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
 ) -> None:
     invoice = str(uuid.uuid4())
     query(
-        database_url,
+        invoices_url,
         "INSERT INTO invoices (id, vendor_name, total_amount, matched_status) "
         "VALUES (%s, 'Globex', 99.5, 'NEEDS_REVIEW')",
         (invoice,),
@@ -66,23 +77,27 @@ def test_insert_in_review_notifies(
 
 
 def test_writes_that_are_not_transitions_do_nothing(
-    reactor: ReactorProcess, database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio
+    reactor: ReactorProcess,
+    database_url: str,
+    invoices_url: str,
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
 ) -> None:
-    [in_review] = insert_invoices(database_url, 1, status="NEEDS_REVIEW")
+    [in_review] = insert_invoices(invoices_url, 1, status="NEEDS_REVIEW")
     sendgrid.wait_for(len(EMAILS))
     wait_until(lambda: _all_sent(database_url, RECIPIENTS), what="first episode sent")
     episodes_before = scalar(database_url, "SELECT count(*) FROM review_episodes")
-    [matched] = insert_invoices(database_url, 1, status="MATCHED")
+    [matched] = insert_invoices(invoices_url, 1, status="MATCHED")
 
     query(
-        database_url,
+        invoices_url,
         "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s",
         (in_review,),
     )  # unchanged status
-    query(database_url, "UPDATE invoices SET vendor_name = 'Renamed' WHERE id = %s", (in_review,))
-    query(database_url, "UPDATE invoices SET matched_status = 'APPROVED' WHERE id = %s", (matched,))
+    query(invoices_url, "UPDATE invoices SET vendor_name = 'Renamed' WHERE id = %s", (in_review,))
+    query(invoices_url, "UPDATE invoices SET matched_status = 'APPROVED' WHERE id = %s", (matched,))
     query(
-        database_url,
+        invoices_url,
         "INSERT INTO invoices (id, vendor_name, matched_status) "
         "VALUES (gen_random_uuid(), 'x', 'MATCHED')",
     )
@@ -90,7 +105,7 @@ def test_writes_that_are_not_transitions_do_nothing(
     assert scalar(database_url, "SELECT count(*) FROM review_events") == 0  # nothing queued
     assert scalar(database_url, "SELECT count(*) FROM review_episodes") == episodes_before
     # A marker transition afterwards proves the reactor was listening all along.
-    [marker] = insert_invoices(database_url, 1, status="NEEDS_REVIEW")
+    [marker] = insert_invoices(invoices_url, 1, status="NEEDS_REVIEW")
     wait_until(lambda: _all_sent(database_url, 2 * RECIPIENTS), what="marker sent")
     assert len(sendgrid.requests) == 2 * len(EMAILS)
     assert len(twilio.requests) == 2 * len(PHONES)
@@ -102,10 +117,14 @@ def test_writes_that_are_not_transitions_do_nothing(
 
 
 def test_one_update_of_500_invoices_delivers_each_once(
-    reactor: ReactorProcess, database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio
+    reactor: ReactorProcess,
+    database_url: str,
+    invoices_url: str,
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
 ) -> None:
-    ids = insert_invoices(database_url, 500, status="MATCHED")
-    query(database_url, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW'")
+    ids = insert_invoices(invoices_url, 500, status="MATCHED")
+    query(invoices_url, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW'")
 
     sendgrid.wait_for(500 * len(EMAILS), timeout=60)
     twilio.wait_for(500 * len(PHONES), timeout=60)
@@ -122,12 +141,14 @@ def test_one_update_of_500_invoices_delivers_each_once(
 def test_events_committed_while_no_reactor_runs_are_sent_at_start(
     reactor_env: dict[str, str],
     database_url: str,
+    invoices_url: str,
     sendgrid: FakeSendGrid,
     twilio: FakeTwilio,
     tmp_path,
 ) -> None:
-    insert_invoices(database_url, 3, status="NEEDS_REVIEW")
-    assert scalar(database_url, "SELECT sum(cardinality(invoice_ids)) FROM review_events") == 3
+    insert_invoices(invoices_url, 3, status="NEEDS_REVIEW")
+    queued = "SELECT sum(cardinality(invoice_ids)) FROM review_events"
+    wait_until(lambda: scalar(database_url, queued) == 3, what="three invoices in the outbox")
     assert sendgrid.requests == []
 
     process = ReactorProcess(reactor_env, tmp_path / "late.log").start()
@@ -140,13 +161,17 @@ def test_events_committed_while_no_reactor_runs_are_sent_at_start(
 
 
 def test_invoice_that_returns_to_review_is_a_new_episode(
-    reactor: ReactorProcess, database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio
+    reactor: ReactorProcess,
+    database_url: str,
+    invoices_url: str,
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
 ) -> None:
-    [invoice] = insert_invoices(database_url, 1, status="NEEDS_REVIEW")
+    [invoice] = insert_invoices(invoices_url, 1, status="NEEDS_REVIEW")
     wait_until(lambda: _all_sent(database_url, RECIPIENTS), what="first episode")
-    query(database_url, "UPDATE invoices SET matched_status = 'MATCHED' WHERE id = %s", (invoice,))
+    query(invoices_url, "UPDATE invoices SET matched_status = 'MATCHED' WHERE id = %s", (invoice,))
     query(
-        database_url,
+        invoices_url,
         "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s",
         (invoice,),
     )
@@ -158,13 +183,14 @@ def test_invoice_that_returns_to_review_is_a_new_episode(
 def test_invoice_that_leaves_review_before_dispatch_is_skipped(
     reactor_env: dict[str, str],
     database_url: str,
+    invoices_url: str,
     sendgrid: FakeSendGrid,
     twilio: FakeTwilio,
     tmp_path,
 ) -> None:
-    [invoice] = insert_invoices(database_url, 1, status="NEEDS_REVIEW")
-    query(database_url, "UPDATE invoices SET matched_status = 'APPROVED' WHERE id = %s", (invoice,))
-    [marker] = insert_invoices(database_url, 1, status="NEEDS_REVIEW")
+    [invoice] = insert_invoices(invoices_url, 1, status="NEEDS_REVIEW")
+    query(invoices_url, "UPDATE invoices SET matched_status = 'APPROVED' WHERE id = %s", (invoice,))
+    [marker] = insert_invoices(invoices_url, 1, status="NEEDS_REVIEW")
 
     process = ReactorProcess(reactor_env, tmp_path / "r.log").start()
     try:

@@ -9,7 +9,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from tests.fakes import FakeSendGrid, FakeTwilio
-from tests.helpers import ReactorProcess, insert_invoices, query, run_cli, scalar, wait_until
+from tests.helpers import (
+    ReactorProcess,
+    insert_invoices,
+    query,
+    replica_too,
+    run_cli,
+    scalar,
+    wait_until,
+)
+
+pytestmark = replica_too
 
 AP = "ap@acme.example"
 CONTROLLER = "controller@acme.example"
@@ -64,15 +74,16 @@ def _row(url: str, invoice_id: str, kind: str) -> tuple | None:
 def test_a_reminder_goes_once_and_not_for_an_invoice_that_left_review(
     reactor_env: dict[str, str],
     database_url: str,
+    invoices_url: str,
     sendgrid: FakeSendGrid,
     tmp_path: Path,
 ) -> None:
     process = _start(reactor_env, WAITING, tmp_path)
     try:
-        waiting, approved = insert_invoices(database_url, 2, status="NEEDS_REVIEW")
+        waiting, approved = insert_invoices(invoices_url, 2, status="NEEDS_REVIEW")
         sendgrid.wait_for(2)  # the two notices, at once
         query(
-            database_url,
+            invoices_url,
             "UPDATE invoices SET matched_status = 'APPROVED' WHERE id = %s",
             (approved,),
         )
@@ -98,17 +109,18 @@ def test_a_reminder_goes_once_and_not_for_an_invoice_that_left_review(
 def test_a_before_due_reminder_fires_for_a_near_due_date_only(
     reactor_env: dict[str, str],
     database_url: str,
+    invoices_url: str,
     sendgrid: FakeSendGrid,
     tmp_path: Path,
 ) -> None:
-    query(database_url, "ALTER TABLE invoices ADD COLUMN IF NOT EXISTS due_date date")
-    near, far, undated = insert_invoices(database_url, 3)
+    query(invoices_url, "ALTER TABLE invoices ADD COLUMN IF NOT EXISTS due_date date")
+    near, far, undated = insert_invoices(invoices_url, 3)
     today = date.today()
     for invoice, due in ((near, today + timedelta(days=1)), (far, today + timedelta(days=30))):
-        query(database_url, "UPDATE invoices SET due_date = %s WHERE id = %s", (due, invoice))
+        query(invoices_url, "UPDATE invoices SET due_date = %s WHERE id = %s", (due, invoice))
     process = _start(reactor_env, DUE_SOON, tmp_path)
     try:
-        query(database_url, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW'")
+        query(invoices_url, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW'")
         wait_until(
             lambda: (_row(database_url, near, "reminder") or ("",))[0] == "SENT",
             what="the near invoice's reminder SENT",
@@ -136,11 +148,11 @@ def test_a_before_due_reminder_fires_for_a_near_due_date_only(
 
 
 def test_rules_explain_says_when_each_reminder_goes(
-    reactor_env: dict[str, str], database_url: str, tmp_path: Path
+    reactor_env: dict[str, str], database_url: str, invoices_url: str, tmp_path: Path
 ) -> None:
-    query(database_url, "ALTER TABLE invoices ADD COLUMN IF NOT EXISTS due_date date")
-    (invoice,) = insert_invoices(database_url, 1)
-    query(database_url, "UPDATE invoices SET due_date = '2031-01-10' WHERE id = %s", (invoice,))
+    query(invoices_url, "ALTER TABLE invoices ADD COLUMN IF NOT EXISTS due_date date")
+    (invoice,) = insert_invoices(invoices_url, 1)
+    query(invoices_url, "UPDATE invoices SET due_date = '2031-01-10' WHERE id = %s", (invoice,))
     rules = tmp_path / "rules.toml"
     rules.write_text(DUE_SOON)
     env = {**reactor_env, "NOTIFICATION_RULES_FILE": str(rules)}
@@ -162,14 +174,15 @@ notify = ["{AP}", "{PHONE}"]
 def test_a_bulk_goes_as_one_digest_per_recipient_and_channel_at_once(
     reactor_env: dict[str, str],
     database_url: str,
+    invoices_url: str,
     sendgrid: FakeSendGrid,
     twilio: FakeTwilio,
     tmp_path: Path,
 ) -> None:
-    ids = insert_invoices(database_url, 500)
+    ids = insert_invoices(invoices_url, 500)
     process = _start(reactor_env, EVERYONE, tmp_path, DIGEST_WINDOW_SECONDS="300")
     try:
-        query(database_url, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW'")
+        query(invoices_url, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW'")
         wait_until(lambda: _sent(database_url) == 1000, what="1000 rows SENT")
     finally:
         process.stop()
@@ -195,10 +208,11 @@ def test_a_bulk_goes_as_one_digest_per_recipient_and_channel_at_once(
 def test_a_second_invoice_within_the_window_waits_for_its_end(
     reactor_env: dict[str, str],
     database_url: str,
+    invoices_url: str,
     sendgrid: FakeSendGrid,
     tmp_path: Path,
 ) -> None:
-    first, second, third, fourth = insert_invoices(database_url, 4)
+    first, second, third, fourth = insert_invoices(invoices_url, 4)
     flip = "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s"
     email = (
         "SELECT status, held, next_attempt_at, sent_at FROM notifications"
@@ -241,6 +255,7 @@ def test_a_second_invoice_within_the_window_waits_for_its_end(
 def test_quiet_hours_hold_an_sms_until_they_end_and_leave_email_alone(
     reactor_env: dict[str, str],
     database_url: str,
+    invoices_url: str,
     sendgrid: FakeSendGrid,
     twilio: FakeTwilio,
     tmp_path: Path,
@@ -256,10 +271,10 @@ quiet_hours = "{(now - timedelta(hours=1)):%H:%M:%S}-{ends:%H:%M:%S}"
 """
         + EVERYONE
     )
-    (invoice,) = insert_invoices(database_url, 1)
+    (invoice,) = insert_invoices(invoices_url, 1)
     process = _start(reactor_env, rules, tmp_path)
     try:
-        query(database_url, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW'")
+        query(invoices_url, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW'")
         sendgrid.wait_for(1)  # email is not held
         sms = "SELECT status, held, next_attempt_at FROM notifications WHERE method = 'sms'"
         wait_until(lambda: query(database_url, sms)[0][1] == "quiet_hours", what="SMS held")
@@ -290,17 +305,18 @@ after = "3s"
 def test_two_replicas_send_digests_and_reminders_once(
     reactor_env: dict[str, str],
     database_url: str,
+    invoices_url: str,
     sendgrid: FakeSendGrid,
     twilio: FakeTwilio,
     tmp_path: Path,
 ) -> None:
-    insert_invoices(database_url, 200)
+    insert_invoices(invoices_url, 200)
     replicas = [
         _start(reactor_env, REPLICATED, tmp_path, f"r{n}", DIGEST_WINDOW_SECONDS="2")
         for n in range(2)
     ]
     try:
-        query(database_url, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW'")
+        query(invoices_url, "UPDATE invoices SET matched_status = 'NEEDS_REVIEW'")
         wait_until(lambda: _sent(database_url) == 800, timeout=40, what="notices and reminders")
     finally:
         for process in replicas:

@@ -22,7 +22,16 @@ from twilio.request_validator import RequestValidator
 
 from tests.conftest import TWILIO_TOKEN
 from tests.fakes import FakeSendGrid, FakeTwilio
-from tests.helpers import ReactorProcess, insert_invoices, query, run_cli, wait_until
+from tests.helpers import (
+    ReactorProcess,
+    insert_invoices,
+    query,
+    replica_too,
+    run_cli,
+    wait_until,
+)
+
+pytestmark = replica_too
 
 PUBLIC = "https://reactor.acme.example"
 TWILIO_URL = PUBLIC + "/webhooks/twilio/status"
@@ -53,9 +62,9 @@ def reactor(reactor_env: dict[str, str], tmp_path: Path) -> Iterator[ReactorProc
     process.stop()
 
 
-def _sent(url: str, count: int) -> dict[str, tuple[int, str]]:
+def _sent(url: str, invoices_url: str, count: int) -> dict[str, tuple[int, str]]:
     """Insert `count` invoices and wait until every row is SENT: method -> [(id, message id)]."""
-    insert_invoices(url, count, status="NEEDS_REVIEW")
+    insert_invoices(invoices_url, count, status="NEEDS_REVIEW")
     sent = "SELECT count(*) FROM notifications WHERE status = 'SENT'"
     wait_until(lambda: query(url, sent) == [(2 * count,)], what="all SENT")
     return query(url, "SELECT id, method, provider_message_id FROM notifications ORDER BY id")
@@ -83,9 +92,9 @@ def _post_twilio(
 
 
 def test_a_signed_twilio_callback_records_the_receipt_and_nothing_else_does(
-    reactor: ReactorProcess, database_url: str, twilio: FakeTwilio
+    reactor: ReactorProcess, database_url: str, invoices_url: str, twilio: FakeTwilio
 ) -> None:
-    rows = _sent(database_url, 1)
+    rows = _sent(database_url, invoices_url, 1)
     (sms_id, _, sid) = next(r for r in rows if r[1] == "sms")
     assert twilio.accepted()[0].data["StatusCallback"] == TWILIO_URL
     form = {"MessageSid": sid, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
@@ -121,12 +130,12 @@ def test_a_signed_twilio_callback_records_the_receipt_and_nothing_else_does(
 
 
 def test_a_trusted_proxy_may_say_which_url_twilio_called(
-    reactor_env: dict[str, str], database_url: str, tmp_path: Path
+    reactor_env: dict[str, str], database_url: str, invoices_url: str, tmp_path: Path
 ) -> None:
     env = _env(reactor_env, TRUSTED_PROXIES="127.0.0.1/32, 10.0.0.0/8")
     process = ReactorProcess(env, tmp_path / "proxied.log").start()
     try:
-        sid = next(r[2] for r in _sent(database_url, 1) if r[1] == "sms")
+        sid = next(r[2] for r in _sent(database_url, invoices_url, 1) if r[1] == "sms")
         form = {"MessageSid": sid, "MessageStatus": "delivered"}
         forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "hooks.acme.example"}
         seen = "https://hooks.acme.example/webhooks/twilio/status"
@@ -137,9 +146,9 @@ def test_a_trusted_proxy_may_say_which_url_twilio_called(
 
 
 def test_an_undelivered_sms_shows_among_the_failures(
-    reactor: ReactorProcess, database_url: str
+    reactor: ReactorProcess, database_url: str, invoices_url: str
 ) -> None:
-    rows = _sent(database_url, 1)
+    rows = _sent(database_url, invoices_url, 1)
     sid = next(r[2] for r in rows if r[1] == "sms")
     form = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
     assert _twilio(reactor, form).status_code == 200
@@ -173,9 +182,9 @@ def _sendgrid(
 
 
 def test_signed_sendgrid_events_record_receipts_once(
-    reactor: ReactorProcess, database_url: str, sendgrid: FakeSendGrid
+    reactor: ReactorProcess, database_url: str, invoices_url: str, sendgrid: FakeSendGrid
 ) -> None:
-    rows = _sent(database_url, 3)
+    rows = _sent(database_url, invoices_url, 3)
     first, second, third = [r[0] for r in rows if r[1] == "email"]
     custom = [r.json()["personalizations"][0]["custom_args"] for r in sendgrid.accepted()]
     assert sorted(int(c["reactor_delivery_id"]) for c in custom) == [first, second, third]
@@ -219,9 +228,9 @@ def test_signed_sendgrid_events_record_receipts_once(
 
 
 def test_huge_and_junk_bodies_are_refused_and_change_nothing(
-    reactor: ReactorProcess, database_url: str
+    reactor: ReactorProcess, database_url: str, invoices_url: str
 ) -> None:
-    _sent(database_url, 1)
+    _sent(database_url, invoices_url, 1)
     before = _receipts(database_url)
     huge = "x" * (2 << 20)
     assert _sendgrid(reactor, huge).status_code == 413

@@ -271,3 +271,124 @@ def test_a_reactor_restarted_mid_burst_finishes_it_once(
         _told_once(len(invoices), sendgrid, twilio)
     finally:
         assert second.stop() == 0
+
+
+def _ready_reason(process: ReactorProcess) -> str:
+    """What /health/ready says (empty when ready)."""
+    response = process.get("/health/ready")
+    return "" if response.status_code == 200 else str(response.json().get("reason"))
+
+
+def _drop_the_slot(upstream: str, reactor_database: str) -> None:
+    """What a failover to a replica without the slot looks like from the reactor."""
+    query(reactor_database, "ALTER SUBSCRIPTION invoice_reactor DISABLE")
+    wait_until(
+        lambda: (
+            not scalar(
+                upstream,
+                "SELECT coalesce(bool_or(active), false) FROM pg_replication_slots "
+                "WHERE slot_name = 'invoice_reactor'",
+            )
+        ),
+        timeout=30,
+        what="the slot released",
+    )
+    query(upstream, "SELECT pg_drop_replication_slot('invoice_reactor')")
+    query(reactor_database, "ALTER SUBSCRIPTION invoice_reactor ENABLE")
+
+
+def test_probes_tell_the_truth_and_a_lost_slot_is_subscribed_again_without_repeats(
+    upstream: str,
+    reactor_database: str,
+    reactor_env: dict[str, str],
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
+    tmp_path: Path,
+) -> None:
+    told = [_invoice(upstream, "NEEDS_REVIEW", f"OLD-{n}") for n in range(2)]
+    env = _set_up(upstream, reactor_database, reactor_env)
+    process = ReactorProcess(env, tmp_path / "first.log").start(timeout=60)
+    try:
+        _told_once(len(told), sendgrid, twilio)
+        replication = process.get("/health/status").json()["replication"]
+        assert replication["subscribed"] and replication["enabled"], replication
+        assert "reactor_replication_lag_seconds" in process.get("/metrics").text
+        status = run_cli(["status"], env)
+        assert "replication (subscription invoice_reactor)" in status.stdout, status.stderr
+
+        query(reactor_database, "ALTER SUBSCRIPTION invoice_reactor DISABLE")
+        wait_until(
+            lambda: "subscription is disabled" in _ready_reason(process),
+            timeout=30,
+            what="not ready while the subscription is disabled",
+        )
+        query(reactor_database, "ALTER SUBSCRIPTION invoice_reactor ENABLE")
+        wait_until(lambda: process.ready_status() == 200, timeout=30, what="ready again")
+
+        _drop_the_slot(upstream, reactor_database)
+        wait_until(
+            lambda: "lost the replication slot" in _ready_reason(process),
+            timeout=30,
+            what="the lost slot in the readiness probe",
+        )
+        told.append(_invoice(upstream, "NEEDS_REVIEW", "WHILE-LOST"))
+        refused = run_cli(["migrate"], env)
+        assert refused.returncode == 2
+        assert "stop every `reactor run`" in refused.stderr.strip().splitlines()[-1]
+    finally:
+        assert process.stop() == 0
+
+    migrated = run_cli(["migrate"], env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "subscribed again" in migrated.stderr
+    assert scalar(upstream, "SELECT count(*) FROM pg_replication_slots") == 1
+
+    process = ReactorProcess(env, tmp_path / "second.log").start(timeout=60)
+    try:
+        told.append(_invoice(upstream, "NEEDS_REVIEW", "AFTER"))
+        _told_once(len(told), sendgrid, twilio)
+        wait_until(lambda: process.ready_status() == 200, timeout=30, what="ready")
+    finally:
+        assert process.stop() == 0
+    assert {str(i) for (i,) in query(reactor_database, "SELECT invoice_id FROM notifications")} == (
+        set(told)
+    )
+
+
+@pytest.fixture
+def reactor_server() -> Iterator[EmbeddedPostgres]:
+    """The reactor's own server, to stop and start (the upstream goes on meanwhile)."""
+    server = EmbeddedPostgres(
+        Path(tempfile.mkdtemp(prefix="reactor-test-replica-own-")),
+        settings={"fsync": "off", "max_connections": "50"},
+    ).start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.mark.faults
+def test_the_reactors_database_stopped_for_a_while_loses_and_repeats_nothing(
+    upstream: str,
+    reactor_server: EmbeddedPostgres,
+    reactor_env: dict[str, str],
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
+    tmp_path: Path,
+) -> None:
+    """The upstream's slot keeps what the reactor's database could not receive; when it
+    is back, replication and the reactor go on, and every invoice is told once."""
+    env = _set_up(upstream, reactor_server.url, reactor_env)
+    process = ReactorProcess(env, tmp_path / "r.log").start(timeout=60)
+    try:
+        invoices = [_invoice(upstream, "NEEDS_REVIEW", f"A-{n}") for n in range(40)]
+        reactor_server.stop(mode="fast")
+        wait_until(lambda: process.ready_status() == 503, timeout=15, what="503 while down")
+        invoices += [_invoice(upstream, "NEEDS_REVIEW", f"B-{n}") for n in range(40)]
+        reactor_server.start()
+        invoices += [_invoice(upstream, "NEEDS_REVIEW", f"C-{n}") for n in range(20)]
+        _told_once(len(invoices), sendgrid, twilio)
+        wait_until(lambda: process.ready_status() == 200, timeout=60, what="ready again")
+    finally:
+        assert process.stop() == 0
