@@ -12,8 +12,8 @@ from typing import Any
 from alembic import context
 from sqlalchemy import create_engine, event, pool
 
-from reactor.db import sqlalchemy_url
-from reactor.resources import sql
+from reactor.db.connections import sqlalchemy_url
+from reactor.support.resources import sql
 
 # Our own version table: the upstream service may use Alembic in the same schema.
 VERSION_TABLE = "reactor_alembic_version"
@@ -26,8 +26,8 @@ def run_migrations_online() -> None:
     if url:
         _migrate(url)
         return
-    from reactor.config import ConfigError, DatabaseSettings, load_settings
-    from reactor.databases import database
+    from reactor.ops.databases import database
+    from reactor.settings.service import ConfigError, DatabaseSettings, load_settings
 
     try:
         settings = load_settings(DatabaseSettings)

@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 
-from reactor.messages import InvoiceView
+from reactor.domain.messages import InvoiceView
 from reactor.messages.renderer import MessageRenderer
 from reactor.transports.sendgrid import SendGridTransport
 from reactor.transports.twilio import TwilioTransport

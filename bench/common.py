@@ -30,9 +30,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 import psycopg
 
-from reactor import migrations
-from reactor.config import Settings
-from reactor.embedded import EmbeddedPostgres
+from reactor.db import migrations
+from reactor.db.embedded import EmbeddedPostgres
+from reactor.settings.service import Settings
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.helpers import ReactorProcess
 

@@ -32,10 +32,10 @@ from bench.common import (
     say,
     summary_ms,
 )
-from reactor.intake import Intake
-from reactor.messages import InvoiceView
+from reactor.domain.messages import InvoiceView
 from reactor.messages.renderer import MessageRenderer
-from reactor.resources import sql
+from reactor.pipeline.intake import Intake
+from reactor.support.resources import sql
 from reactor.transports.sendgrid import SendGridTransport
 from reactor.transports.twilio import TwilioTransport
 

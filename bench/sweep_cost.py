@@ -42,9 +42,9 @@ from bench.common import (
     say,
     set_triggers,
 )
-from reactor.claims import Claims
-from reactor.intake import Intake
-from reactor.resources import sql
+from reactor.pipeline.claims import Claims
+from reactor.pipeline.intake import Intake
+from reactor.support.resources import sql
 
 TARGET_EMPTY_PASS_MS = 20.0
 SETTLED_IN_REVIEW = 1_000

@@ -44,8 +44,8 @@ from bench.common import (
     summary_ms,
 )
 from bench.latency import measure_transitions
-from reactor import migrations, replica
-from reactor.embedded import EmbeddedPostgres, bin_dir
+from reactor.db import migrations, replica
+from reactor.db.embedded import EmbeddedPostgres, bin_dir
 
 INVOICES = 100_000
 PREVIOUS_COMMIT = "1a0d044"  # the trigger before issue 20: statement-level, NOTIFY each time

@@ -2,6 +2,6 @@
 
 import sys
 
-from reactor.cli import main
+from reactor.ops.cli import main
 
 sys.exit(main())

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from reactor import migrations, replica
-from reactor.embedded import EmbeddedPostgres
-from reactor.resources import sql
+from reactor.db import migrations, replica
+from reactor.db.embedded import EmbeddedPostgres
+from reactor.support.resources import sql
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.helpers import NEUTRAL_CWD, ReactorProcess, scalar, wait_until
 

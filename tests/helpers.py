@@ -207,3 +207,12 @@ class ReactorProcess:
 # (the invoices on an upstream server, replicated into the reactor's database). Its
 # tests write invoices to the `invoices_url` fixture.
 replica_too = pytest.mark.parametrize("mode", ["direct", "replica"], indirect=True)
+
+
+def wait_until_asleep(url: str, timeout: float = 10.0) -> None:
+    """Until a reactor holds the wake-up lock: it sleeps on LISTEN, and the next
+    transition into review sends it a NOTIFY (a busy reactor is sent none)."""
+    from reactor.support.resources import sql
+
+    asleep = sql("queries/doorbell_elsewhere")
+    wait_until(lambda: bool(scalar(url, asleep)), timeout=timeout, what="the reactor asleep")

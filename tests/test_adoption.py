@@ -24,7 +24,7 @@ import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
 
-from reactor import migrations
+from reactor.db import migrations
 from tests.conftest import service_env
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.helpers import (

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from reactor.config import Settings, load_settings
-from reactor.wiring import build_service
+from reactor.runtime.wiring import build_service
+from reactor.settings.service import Settings, load_settings
 from tests.helpers import query, scalar
 
 
@@ -49,7 +49,7 @@ def test_the_pool_commits_as_configured(
 
 
 def test_a_bad_value_is_refused_with_the_setting_named() -> None:
-    from reactor.config import ConfigError
+    from reactor.settings.service import ConfigError
 
     with pytest.raises(ConfigError, match=r"^DATABASE_SYNCHRONOUS_COMMIT:"):
         load_settings(

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reactor.console.auth import hash_password
+from reactor.support.console_auth import hash_password
 from tests.conftest import SENDGRID_KEY, TWILIO_TOKEN
 from tests.fakes import FakeSendGrid, Reply
 from tests.helpers import ReactorProcess, insert_invoices, query, wait_until

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reactor.console.auth import hash_password
+from reactor.support.console_auth import hash_password
 from tests.fakes import FakeSendGrid, FakeTwilio, Reply
 from tests.helpers import ROOT, ReactorProcess, insert_invoices, query, wait_until
 

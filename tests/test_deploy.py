@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from reactor.cli import _parser
-from reactor.config import Settings
-from reactor.recipients import Channel
+from reactor.domain.enums import Channel
+from reactor.ops.cli import _parser
+from reactor.settings.service import Settings
 from tests.helpers import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"

@@ -16,16 +16,16 @@ import psycopg
 import pytest
 import structlog.testing
 
-from reactor.claims import Claims
-from reactor.config import Settings, load_settings
-from reactor.deliveries import DrainReport, Outcome
-from reactor.intake import Intake
-from reactor.messages import InvoiceView, RenderedEmail
+from reactor.db.store import outcome_params
+from reactor.domain.deliveries import DrainReport, Outcome
+from reactor.domain.messages import InvoiceView, RenderedEmail
 from reactor.messages.renderer import MessageRenderer
-from reactor.recorder import Recorder
-from reactor.resources import sql
-from reactor.store import outcome_params
-from reactor.wiring import build_dispatcher, open_store
+from reactor.pipeline.claims import Claims
+from reactor.pipeline.intake import Intake
+from reactor.pipeline.recorder import Recorder
+from reactor.runtime.wiring import build_dispatcher, open_store
+from reactor.settings.service import Settings, load_settings
+from reactor.support.resources import sql
 from tests.conftest import service_env
 from tests.fakes import FakeSendGrid, FakeTwilio, Reply
 from tests.helpers import insert_invoices, query, scalar

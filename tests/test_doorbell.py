@@ -10,7 +10,7 @@ from collections import Counter
 
 import psycopg
 
-from reactor.doorbell import WAKE_UP_LOCK, Arming, Doorbell
+from reactor.pipeline.doorbell import WAKE_UP_LOCK, Arming, Doorbell
 from tests.conftest import EMAILS, PHONES
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.helpers import ReactorProcess, query, scalar, wait_until

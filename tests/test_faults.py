@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from reactor.embedded import EmbeddedPostgres
+from reactor.db.embedded import EmbeddedPostgres
 from tests.conftest import service_env
 from tests.fakes import FakeSendGrid, FakeTwilio, RecordedRequest, Reply
 from tests.fakes.tcp_proxy import TcpProxy

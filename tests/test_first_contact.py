@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from reactor.embedded import EmbeddedPostgres
+from reactor.db.embedded import EmbeddedPostgres
 from tests.helpers import (
     ROOT,
     ReactorProcess,

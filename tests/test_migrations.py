@@ -7,7 +7,7 @@ import uuid
 import psycopg
 import pytest
 
-from reactor import migrations
+from reactor.db import migrations
 from tests.helpers import query, scalar
 
 UPSTREAM_INVOICES = """

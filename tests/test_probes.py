@@ -8,12 +8,20 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from reactor import __version__, migrations
-from reactor.embedded import EmbeddedPostgres
+from reactor import __version__
+from reactor.db import migrations
+from reactor.db.embedded import EmbeddedPostgres
 from tests.conftest import EMAILS, PHONES
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.helpers import ReactorProcess, insert_invoices, query, scalar, wait_until
+from tests.helpers import (
+    ReactorProcess,
+    insert_invoices,
+    query,
+    scalar,
+    wait_until,
+    wait_until_asleep,
+)
 
 RECIPIENTS = len(EMAILS) + len(PHONES)
 
@@ -198,6 +206,7 @@ def test_metrics_count_deliveries_and_failures(
     twilio.invalid_numbers.add(PHONES[1])
     process = ReactorProcess(reactor_env, tmp_path / "r.log").start()
     try:
+        wait_until_asleep(database_url)  # so that the transition is sent a NOTIFY
         insert_invoices(database_url, 3, status="NEEDS_REVIEW")
         wait_until(
             lambda: (
@@ -239,8 +248,6 @@ def test_metrics_count_deliveries_and_failures(
 
 def test_readme_documents_every_endpoint_and_metric() -> None:
     from prometheus_client import REGISTRY
-
-    from reactor import metrics  # noqa: F401  (registers them)
 
     readme = (Path(__file__).resolve().parents[1] / "docs" / "observability.md").read_text()
     for path in ("/health/live", "/health/ready", "/health/status", "/metrics", "/info"):

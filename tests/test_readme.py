@@ -68,7 +68,7 @@ def test_every_readme_and_docs_query_runs(database_url: str) -> None:
 
 
 def test_the_configuration_reference_names_every_setting() -> None:
-    from reactor.config import Settings
+    from reactor.settings.service import Settings
 
     reference = CONFIGURATION.read_text()
     for name in Settings.model_fields:

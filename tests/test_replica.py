@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from reactor.embedded import EmbeddedPostgres
+from reactor.db.embedded import EmbeddedPostgres
 from tests.conftest import EMAILS, PHONES, PostgresServer
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.helpers import ReactorProcess, query, run_cli, scalar, wait_until

@@ -7,7 +7,7 @@ Create Date: 2026-11-24
 
 from alembic import op
 
-from reactor.resources import sql
+from reactor.support.resources import sql
 
 revision = "0001"
 down_revision = None

@@ -8,7 +8,7 @@ Create Date: 2026-12-02
 from alembic import op
 from sqlalchemy import text
 
-from reactor.resources import sql
+from reactor.support.resources import sql
 
 revision = "0002"
 down_revision = "0001"

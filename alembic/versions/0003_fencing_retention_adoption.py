@@ -8,8 +8,8 @@ Create Date: 2026-12-02
 from alembic import op
 from sqlalchemy import text
 
-from reactor.masking import mask_text
-from reactor.resources import sql
+from reactor.support.masking import mask_text
+from reactor.support.resources import sql
 
 revision = "0003"
 down_revision = "0002"

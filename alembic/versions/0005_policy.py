@@ -7,7 +7,7 @@ Create Date: 2026-12-02
 
 from alembic import op
 
-from reactor.resources import sql
+from reactor.support.resources import sql
 
 revision = "0005"
 down_revision = "0004"

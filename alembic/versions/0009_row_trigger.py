@@ -7,7 +7,7 @@ Create Date: 2026-12-04
 
 from alembic import op
 
-from reactor.resources import sql
+from reactor.support.resources import sql
 
 revision = "0009"
 down_revision = "0008"

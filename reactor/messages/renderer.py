@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from reactor.messages import InvoiceView, RenderedEmail
+from reactor.domain.messages import InvoiceView, RenderedEmail
 from reactor.messages.sms import fit_sms
 
 UNKNOWN_VENDOR = "Unknown vendor"

@@ -17,8 +17,8 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from reactor.policy.quiet import QuietHours
+from reactor.policy.recipients import Recipient
 from reactor.policy.rules import Rule, Rules
-from reactor.recipients import Recipient
 
 
 @dataclass(frozen=True)

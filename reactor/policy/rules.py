@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reactor.masking import mask_recipient
 from reactor.policy.durations import parse_duration
 from reactor.policy.quiet import QuietHours
-from reactor.recipients import Recipient, RecipientList, parse_recipient, parse_recipients
+from reactor.policy.recipients import Recipient, RecipientList, parse_recipient, parse_recipients
+from reactor.support.masking import mask_recipient
 
 DEFAULT_RULE = "default"
 RULE_FIELDS = {"name", "notify", "min_amount", "max_amount", "currency", "vendor"}

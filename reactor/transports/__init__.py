@@ -1,12 +1,14 @@
-"""Transports: SendGrid or an SMTP relay (email), Twilio (SMS), and the console fallback."""
+"""Transports: SendGrid or an SMTP relay (email), Twilio (SMS), and the log fallback.
+
+The fallback is the `console` transport: it writes the message to the log.
+"""
 
 from __future__ import annotations
 
-from reactor.config import Settings
-from reactor.recipients import Channel
+from reactor.domain.enums import Channel
+from reactor.settings.service import Settings
 from reactor.transports.base import Transport
-from reactor.transports.console import ConsoleTransport
-from reactor.webhooks import twilio_status_callback
+from reactor.transports.log import LogTransport
 
 __all__ = ["Transport", "build_transports", "email_failover"]
 
@@ -52,7 +54,7 @@ def build_transports(settings: Settings) -> dict[Channel, Transport]:
         assert smtp is not None  # checked at start-up
         transports[Channel.EMAIL] = smtp
     else:
-        transports[Channel.EMAIL] = ConsoleTransport(Channel.EMAIL)
+        transports[Channel.EMAIL] = LogTransport(Channel.EMAIL)
     if settings.sms_transport_in_use == "twilio":
         assert settings.twilio_account_sid and settings.twilio_auth_token  # checked at start-up
         from reactor.transports.twilio import TwilioTransport
@@ -66,8 +68,8 @@ def build_transports(settings: Settings) -> dict[Channel, Transport]:
             messaging_service_sid=settings.twilio_messaging_service_sid,
             ca_bundle=ca_bundle,
             max_connections=settings.send_concurrency,
-            status_callback=twilio_status_callback(settings),
+            status_callback=settings.twilio_status_callback,
         )
     else:
-        transports[Channel.SMS] = ConsoleTransport(Channel.SMS)
+        transports[Channel.SMS] = LogTransport(Channel.SMS)
     return transports

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from reactor.messages import Message
-from reactor.recipients import Channel
+from reactor.domain.enums import Channel
+from reactor.domain.messages import Message
 
 
 class Transport(Protocol):

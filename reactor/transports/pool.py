@@ -14,10 +14,11 @@ import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aiohttp
 
-from reactor.decisions import next_in_flight_limit
+from reactor.domain.decisions import next_in_flight_limit
 
 # What a request raises instead of answering: refused, reset and timed-out
 # connections, TLS failures. aiohttp never re-sends a request on its own.
@@ -108,13 +109,13 @@ class ProviderSession:
 
     @asynccontextmanager
     async def request(
-        self, method: str, url: str, **options: object
+        self, method: str, url: str, **options: Any
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """One request (no redirects) in one of the provider's in-flight slots."""
         session, limit = self._open()
         async with (
             limit.slot(),
-            session.request(method, url, allow_redirects=False, **options) as response,  # type: ignore[arg-type]
+            session.request(method, url, allow_redirects=False, **options) as response,
         ):
             yield response
 

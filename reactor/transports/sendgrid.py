@@ -11,9 +11,9 @@ import json
 
 from sendgrid.helpers.mail import Content, CustomArg, Email, Mail, To
 
-from reactor.decisions import FailureClass, SendError, classify_status, retry_after_seconds
-from reactor.messages import Message
-from reactor.recipients import Channel
+from reactor.domain.decisions import FailureClass, SendError, classify_status, retry_after_seconds
+from reactor.domain.enums import Channel
+from reactor.domain.messages import Message
 from reactor.transports.pool import POOL_ERRORS, ProviderSession, path_prefix
 
 SEND_PATH = "/v3/mail/send"

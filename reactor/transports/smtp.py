@@ -16,10 +16,10 @@ from email.utils import formatdate, make_msgid
 
 import aiosmtplib
 
-from reactor.config_smtp import SmtpServer
-from reactor.decisions import FailureClass, SendError
-from reactor.messages import Message
-from reactor.recipients import Channel
+from reactor.domain.decisions import FailureClass, SendError
+from reactor.domain.enums import Channel
+from reactor.domain.messages import Message
+from reactor.settings.smtp import SmtpServer
 from reactor.transports.pool import tls_context
 
 # A kept-alive connection idle longer than this is checked (NOOP) before reuse:

@@ -18,9 +18,9 @@ from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from reactor.decisions import FailureClass, SendError, classify_twilio, retry_after_seconds
-from reactor.messages import Message
-from reactor.recipients import Channel
+from reactor.domain.decisions import FailureClass, SendError, classify_twilio, retry_after_seconds
+from reactor.domain.enums import Channel
+from reactor.domain.messages import Message
 from reactor.transports.pool import POOL_ERRORS, ProviderSession
 
 FORM = "application/x-www-form-urlencoded"
@@ -32,14 +32,15 @@ _last_headers: ContextVar[CIMultiDictProxy[str] | None] = ContextVar(
 )
 
 
-class PooledHttpClient(AsyncHttpClient):
+# The Twilio SDK has no type information, so its base class is Any to mypy.
+class PooledHttpClient(AsyncHttpClient):  # type: ignore[misc]
     """The SDK's async HTTP client over a shared aiohttp session."""
 
     def __init__(self, session: ProviderSession, timeout: float) -> None:
         super().__init__(logging.getLogger("twilio.http_client"), is_async=True, timeout=timeout)
         self._session = session
 
-    async def request(  # type: ignore[override]
+    async def request(
         self,
         method: str,
         url: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from reactor.channels import ChannelState
+from reactor.pipeline.channels import ChannelState
 
 
 def test_a_pause_counts_down_and_a_shorter_one_does_not_cut_it() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reactor.console.auth import (
+from reactor.support.console_auth import (
     FailedLogins,
     SessionSigner,
     hash_password,

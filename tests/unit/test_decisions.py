@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from reactor.decisions import (
+from reactor.domain.decisions import (
     AUTH_PAUSE_SECONDS,
     FailureClass,
     RetryPolicy,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reactor import embedded
+from reactor.db import embedded
 from tests.helpers import reachable_scratch
 
 

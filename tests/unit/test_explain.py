@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from reactor.policy.explain import Entry, Invoice, entries, explain, whens
+from reactor.domain.enums import Channel
+from reactor.ops.explain import Entry, Invoice, entries, explain, whens
 from reactor.policy.matching import InvoiceFacts, Outlook, conditions_met, forecast
 from reactor.policy.quiet import QuietHours
+from reactor.policy.recipients import Recipient
 from reactor.policy.rules import Rule, Rules
-from reactor.recipients import Channel, Recipient
-from reactor.tables import render_table, visible
+from reactor.support.tables import render_table, visible
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 AP = Recipient(Channel.EMAIL, "ap@acme.example")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from reactor.decisions import next_in_flight_limit
+from reactor.domain.decisions import next_in_flight_limit
 from reactor.transports.pool import InFlightLimit
 
 

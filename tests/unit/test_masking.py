@@ -4,7 +4,7 @@ from collections import namedtuple
 
 import pytest
 
-from reactor.masking import mask_email, mask_phone, mask_recipient, mask_text, mask_value
+from reactor.support.masking import mask_email, mask_phone, mask_recipient, mask_text, mask_value
 
 
 def test_mask_email_keeps_first_char_and_domain() -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reactor.messages import InvoiceView
+from reactor.domain.messages import InvoiceView
 from reactor.messages.renderer import MessageRenderer, format_amount
 from reactor.messages.sms import segments
 

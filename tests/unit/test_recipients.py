@@ -1,6 +1,7 @@
 """Unit tests for reactor.recipients."""
 
-from reactor.recipients import Channel, Recipient, parse_recipients
+from reactor.domain.enums import Channel
+from reactor.policy.recipients import Recipient, parse_recipients
 
 
 def test_mixed_list_is_split_by_channel_in_order() -> None:

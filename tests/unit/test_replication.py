@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reactor.replication_monitor import ReplicationState, lsn, verdict
+from reactor.pipeline.replication_monitor import ReplicationState, lsn, verdict
 
 
 def test_a_pg_lsn_is_a_byte_position() -> None:

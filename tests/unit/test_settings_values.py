@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reactor.cli import main
-from reactor.config import Settings
+from reactor.ops.cli import main
+from reactor.settings.service import Settings
 
 GOOD = {
     "NOTIFICATION_RECIPIENTS": "ap@example.com,+14155552671",

@@ -1,0 +1,250 @@
+"""The store: every query of the pipeline (sql/queries/*.sql), one method each, over the pool.
+
+Nothing else in the pipeline builds a cursor or knows a row factory. Each method is
+one statement (or one short transaction) on a connection borrowed from the pool,
+so the pool may be PgBouncer in transaction mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from reactor.domain.deliveries import Delivery, Outcome
+from reactor.domain.receipts import Receipt
+from reactor.support.resources import sql
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What one take of outbox events returned."""
+
+    events: int  # outbox rows taken
+    left_pending: int  # deliveries made but left PENDING (due now) for the claim path
+    next_reminder_at: datetime | None  # the soonest reminder it scheduled, if any
+    rows: list[Row]  # deliveries claimed now (SENDING) and those SKIPPED or FAILED
+
+
+def outcome_params(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
+    """record_outcomes.sql's parameters: one entry per row (a digest's rows share one)."""
+    rows = [(row, o) for o in outcomes for row in o.rows()]
+    return {
+        "ids": [row[0] for row, _ in rows],
+        "tokens": [row[1] for row, _ in rows],
+        "statuses": [o.status for _, o in rows],
+        "message_ids": [o.message_id for _, o in rows],
+        "errors": [o.error for _, o in rows],
+        "retry_in": [o.retry_in for _, o in rows],
+        "refunds": [o.refund for _, o in rows],
+        "held": [o.held for _, o in rows],
+        "digest_sizes": [o.digest_size for _, o in rows],
+        "transports": [o.transport for _, o in rows],
+    }
+
+
+class Store:
+    """The pipeline's queries over one async connection pool."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def _rows(
+        self, name: str, params: Mapping[str, Any] | None = None, timeout: float | None = None
+    ) -> list[Row]:
+        async with self.pool.connection(timeout=timeout) as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(sql(f"queries/{name}"), params)
+            return await cursor.fetchall() if cursor.description else []
+
+    async def _row(
+        self, name: str, params: Mapping[str, Any] | None = None, timeout: float | None = None
+    ) -> Row:
+        rows = await self._rows(name, params, timeout)
+        return rows[0] if rows else {}
+
+    async def _count(self, name: str, params: Mapping[str, Any]) -> int:
+        """Rows a statement changed."""
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(sql(f"queries/{name}"), params)
+            return cursor.rowcount
+
+    # -- intake and claims ---------------------------------------------------
+
+    async def take_events(self, **params: Any) -> Taken:
+        """Take outbox rows, make episodes and deliveries, claim the first (take_events.sql)."""
+        rows = await self._rows("take_events", params)
+        first = rows[0]
+        return Taken(
+            events=first["taken_events"],
+            left_pending=first["left_pending"],
+            next_reminder_at=first["next_reminder_at"],
+            rows=[row for row in rows if row["id"] is not None],
+        )
+
+    async def claim_due(self, **params: Any) -> list[Row]:
+        """Claim due retries and expired leases (claim_due.sql)."""
+        return await self._rows("claim_due", params)
+
+    async def next_due(self, paused: Sequence[str]) -> datetime | None:
+        """When the next row of a channel not paused here falls due (next_due.sql)."""
+        due: datetime | None = (await self._row("next_due", {"paused": list(paused)}))["next_due"]
+        return due
+
+    async def announce_due(self) -> None:
+        """Tell every running reactor that deliveries are due now (announce_due.sql)."""
+        await self._rows("announce_due")
+
+    # -- recording -----------------------------------------------------------
+
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> int:
+        """Write outcomes (a digest's to each of its rows), fenced by claim token.
+
+        Returns how many rows took them.
+        """
+        return await self._count("record_outcomes", outcome_params(outcomes))
+
+    async def release_claims(self, deliveries: Sequence[Delivery]) -> int:
+        """Give claimed, unsent rows back (release_claims.sql)."""
+        return await self._count(
+            "release_claims",
+            {
+                "ids": [row[0] for d in deliveries for row in d.rows()],
+                "tokens": [row[1] for d in deliveries for row in d.rows()],
+            },
+        )
+
+    # -- the sweep and retention ---------------------------------------------
+
+    async def adopt_orphans(self) -> int | None:
+        """Queue invoices in review never notified; None when another sweep holds the lock."""
+        async with self.pool.connection() as conn, conn.transaction():
+            locked = await (await conn.execute(sql("queries/sweep_lock"))).fetchone()
+            if not locked or not locked[0]:
+                return None
+            row = await (await conn.execute(sql("queries/sweep_orphans"))).fetchone()
+            return int(row[0]) if row else 0
+
+    async def sweep_preview(self) -> Row:
+        """What a sweep would find now, changing nothing (sweep_preview.sql)."""
+        return await self._row("sweep_preview")
+
+    async def prune_markers(self) -> Row:
+        """Forget closed digest windows and day-old receipt event ids (prune_markers.sql)."""
+        return await self._row("prune_markers")
+
+    async def prune_batch(self, **params: Any) -> Row | None:
+        """One retention batch under the sweep's lock; None when another replica holds it."""
+        async with self.pool.connection() as conn, conn.transaction():
+            locked = await (await conn.execute(sql("queries/sweep_lock"))).fetchone()
+            if not locked or not locked[0]:
+                return None
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(sql("queries/prune_batch"), params)
+            return await cursor.fetchone()
+
+    # -- probes and operators ------------------------------------------------
+
+    async def ping(self, timeout: float | None = None) -> None:
+        """One round trip (ping.sql)."""
+        await self._rows("ping", timeout=timeout)
+
+    async def subscription_state(self) -> Row | None:
+        """Replica mode's subscription (subscription_state.sql); None when there is none."""
+        return await self._row("subscription_state", timeout=5.0) or None
+
+    async def backlog(self, timeout: float | None = None) -> Row:
+        """Pending, sending and failed counts and the outbox backlog (backlog.sql)."""
+        return await self._row("backlog", timeout=timeout)
+
+    async def gather_digests(self, **params: Any) -> list[Row]:
+        """Open digest windows for claimed rows and gather their recipients' due rows."""
+        return await self._rows("gather_digests", params)
+
+    async def record_receipts(self, receipts: Sequence[Receipt]) -> list[Row]:
+        """Record delivery receipts, never backwards; the rows changed (record_receipts.sql)."""
+        return await self._rows(
+            "record_receipts",
+            {
+                "channels": [r.channel for r in receipts],
+                "statuses": [r.status for r in receipts],
+                "ranks": [r.rank for r in receipts],
+                "message_ids": [r.message_id for r in receipts],
+                "delivery_ids": [r.delivery_id for r in receipts],
+                "errors": [r.error for r in receipts],
+                "event_ids": [r.event_id for r in receipts],
+            },
+        )
+
+    async def receipts_last_day(self, timeout: float | None = None) -> list[Row]:
+        """Receipts of the last 24 hours by channel and status (receipts_last_day.sql)."""
+        return await self._rows("receipts_last_day", timeout=timeout)
+
+    # -- the console ---------------------------------------------------------------
+
+    async def console_overview(self) -> list[Row]:
+        """The last day's deliveries by channel and status (console_overview.sql)."""
+        return await self._rows("console_overview")
+
+    async def console_deliveries(self, **filters: Any) -> list[Row]:
+        """A page of deliveries, newest first (console_deliveries.sql)."""
+        return await self._rows("console_deliveries", filters)
+
+    async def console_invoice(self, invoice_id: UUID) -> list[Row]:
+        """An invoice's episodes and deliveries (console_invoice.sql)."""
+        return await self._rows("console_invoice", {"invoice_id": invoice_id})
+
+    async def console_failures(self) -> list[Row]:
+        """FAILED deliveries grouped by channel and error (console_failures.sql)."""
+        return await self._rows("console_failures")
+
+    async def requeue_rows(
+        self, *, row_id: int | None, method: str | None, error: str | None, dry_run: bool
+    ) -> int:
+        """Requeue one FAILED row or a group; the count (requeue_rows.sql)."""
+        params = {"id": row_id, "method": method, "error": error, "dry_run": dry_run}
+        return int((await self._row("requeue_rows", params))["count"])
+
+    async def channel_pauses(self) -> list[Row]:
+        """The channels an operator paused (channel_pauses.sql)."""
+        return await self._rows("channel_pauses")
+
+    async def pause_channel(self, method: str, user: str) -> None:
+        """Pause a channel for every reactor (pause_channel.sql), and tell them."""
+        await self._count("pause_channel", {"method": method, "user": user})
+        await self.announce_due()
+
+    async def resume_channel(self, method: str) -> None:
+        """Resume a paused channel (resume_channel.sql), and wake every reactor."""
+        await self._count("resume_channel", {"method": method})
+        await self.announce_due()
+
+    async def waiting(self, timeout: float | None = None) -> list[Row]:
+        """Deliveries waiting for a later moment, by why (waiting.sql)."""
+        return await self._rows("waiting", timeout=timeout)
+
+    async def invoice_facts(self, invoice_id: UUID) -> Row:
+        """One invoice's fields as the rules read them, or {} (invoice_facts.sql)."""
+        return await self._row("invoice_facts", {"invoice_id": invoice_id})
+
+    async def status_by_channel(self) -> list[Row]:
+        """Deliveries by channel and status (status_by_channel.sql)."""
+        return await self._rows("status_by_channel")
+
+    async def top_failures(self, limit: int) -> list[Row]:
+        """The most frequent failure messages (top_failures.sql)."""
+        return await self._rows("top_failures", {"limit": limit})
+
+    async def requeue_failed(
+        self, invoice_id: UUID | None, method: str | None, since: datetime | None
+    ) -> int:
+        """FAILED deliveries back to PENDING with fresh attempts (requeue_failed.sql)."""
+        params = {"invoice_id": invoice_id, "method": method, "since": since}
+        return int((await self._row("requeue_failed", params))["requeued"])

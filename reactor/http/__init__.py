@@ -1,0 +1,1 @@
+"""The web side: probes and metrics, receipt webhooks, the operator console."""

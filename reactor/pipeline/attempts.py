@@ -1,0 +1,226 @@
+"""One delivery attempt, in a sender task: render, send, and decide from the answer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from uuid import UUID
+
+import structlog
+
+from reactor.domain.decisions import (
+    Decision,
+    FailureClass,
+    RetryPolicy,
+    SendError,
+    decide_failure,
+    fails_over,
+    held_while_paused,
+)
+from reactor.domain.deliveries import Delivery, Outcome
+from reactor.domain.enums import Channel, Status
+from reactor.domain.messages import Message
+from reactor.messages.renderer import MessageRenderer
+from reactor.pipeline.channels import ChannelState
+from reactor.policy.quiet import QuietHours
+from reactor.support import metrics
+from reactor.support.masking import mask_text
+from reactor.transports import Transport
+
+log = structlog.get_logger("reactor.attempts")
+
+
+class Attempts:
+    """Makes one attempt at a delivery and says what its outcome is; never raises."""
+
+    def __init__(
+        self,
+        transports: Mapping[Channel, Transport],
+        renderer: MessageRenderer,
+        channels: Mapping[Channel, ChannelState],
+        policy: RetryPolicy,
+        quiet_hours: QuietHours | None = None,
+        failover: Transport | None = None,
+        failover_after: int = 2,
+    ) -> None:
+        self._transports = transports
+        self._renderer = renderer
+        self._channels = channels
+        self._policy = policy
+        self._quiet_hours = quiet_hours or QuietHours({})
+        self._failover = failover  # SMTP, for emails SendGrid failed
+        self._failover_after = failover_after
+
+    async def close(self) -> None:
+        """Close every transport's kept-alive connections."""
+        for transport in [*self._transports.values(), *filter(None, [self._failover])]:
+            await transport.close()
+
+    async def make(self, delivery: Delivery) -> Outcome:
+        """Send one delivery, unless its channel was paused or its recipient is in quiet hours."""
+        try:
+            state = self._channels[delivery.channel]
+            pause_left = state.paused_for()
+            if pause_left > 0:
+                failure_class, error = state.last_failure()
+                return _outcome(delivery, held_while_paused(failure_class, pause_left), error)
+            if delivery.channel is Channel.SMS:
+                now = datetime.now(UTC)
+                until = self._quiet_hours.held_until(delivery.recipient, now)
+                if until is not None:
+                    return self._held_for_quiet_hours(delivery, (until - now).total_seconds())
+            return await self._send(delivery)
+        except Exception as error:  # never let a bug kill the task and leak its slot
+            log.exception("unexpected error in a sender", delivery_id=delivery.id)
+            return self._failed(delivery, SendError(FailureClass.TRANSIENT, repr(error)))
+
+    def _transport(self, delivery: Delivery) -> Transport:
+        """The channel's transport, or the SMTP failover once SendGrid failed enough."""
+        if (
+            self._failover is not None
+            and delivery.channel is Channel.EMAIL
+            and fails_over(delivery.attempts, self._failover_after)
+        ):
+            return self._failover
+        return self._transports[delivery.channel]
+
+    async def _send(self, delivery: Delivery) -> Outcome:
+        transport = self._transport(delivery)
+        channel = delivery.channel.value
+        started = time.perf_counter()
+        try:
+            message = self._render(delivery)
+            with structlog.contextvars.bound_contextvars(
+                invoice_id=delivery.invoice.invoice_id, channel=channel, delivery_id=delivery.id
+            ):
+                message_id = await transport.send(delivery.recipient, message, delivery.id)
+        except SendError as error:
+            metrics.SEND_ATTEMPTS.labels(channel, error.failure.value).inc()
+            return self._failed(delivery, error)
+        except Exception as error:  # a bug (rendering, a transport) must not lose the row
+            log.exception("unexpected error while rendering or sending", delivery_id=delivery.id)
+            metrics.SEND_ATTEMPTS.labels(channel, FailureClass.TRANSIENT.value).inc()
+            return self._failed(delivery, SendError(FailureClass.TRANSIENT, repr(error)))
+        finally:
+            metrics.PROVIDER_CALL.labels(channel, transport.name).observe(
+                time.perf_counter() - started
+            )
+        now = datetime.now(UTC)
+        metrics.SEND_ATTEMPTS.labels(channel, "ok").inc()
+        metrics.DELIVERIES.labels(channel, "sent").inc()
+        if delivery.event_created_at is not None:
+            latency = (now - delivery.event_created_at).total_seconds()
+            metrics.EVENT_TO_ACCEPTED.labels(channel).observe(max(0.0, latency))
+        self._channels[delivery.channel].succeeded()
+        log.debug(
+            "sent",
+            delivery_id=delivery.id,
+            invoice_id=delivery.invoice.invoice_id,
+            channel=channel,
+            message_id=message_id,
+        )
+        return Outcome(
+            delivery.id,
+            delivery.claim_token,
+            Status.SENT,
+            message_id=message_id,
+            digest=_others(delivery),
+            transport=transport.name,
+        )
+
+    def _render(self, delivery: Delivery) -> Message:
+        """The message: one invoice's (a notice or a reminder), or a digest's."""
+        email = delivery.channel is Channel.EMAIL
+        if delivery.digest:
+            invoices = [d.invoice for d in delivery.digest]
+            return (
+                self._renderer.digest_email(invoices)
+                if email
+                else self._renderer.digest_sms(invoices)
+            )
+        if email:
+            return self._renderer.email(delivery.invoice, delivery.reminder)
+        return self._renderer.sms(delivery.invoice, delivery.reminder)
+
+    @staticmethod
+    def _held_for_quiet_hours(delivery: Delivery, seconds: float) -> Outcome:
+        """Back to PENDING until the quiet hours end, the attempt given back."""
+        log.info(
+            "sms held for the recipient's quiet hours",
+            delivery_id=delivery.id,
+            invoice_id=delivery.invoice.invoice_id,
+            held_for_seconds=round(seconds),
+        )
+        metrics.DELIVERIES.labels(delivery.channel.value, "held").inc()
+        return Outcome(
+            delivery.id,
+            delivery.claim_token,
+            Status.PENDING,
+            retry_in=max(0.0, seconds),
+            refund=1,
+            held="quiet_hours",
+            digest=_others(delivery),
+        )
+
+    def _failed(self, delivery: Delivery, error: SendError) -> Outcome:
+        """Apply the decision for a failed send: the row's fate, the channel's pause."""
+        # Provider texts quote addresses and numbers: masked before they are stored,
+        # printed or served (which also makes identical failures group together).
+        masked = mask_text(error.message)
+        state = self._channels[delivery.channel]
+        state.failed(error.failure.value, masked)
+        decision = decide_failure(error, delivery.attempts, self._policy)
+        if decision.pause_seconds:
+            state.pause(decision.pause_seconds)
+        self._log_failure(delivery, error, decision)
+        return _outcome(delivery, decision, masked)
+
+    @staticmethod
+    def _log_failure(delivery: Delivery, error: SendError, decision: Decision) -> None:
+        channel = delivery.channel.value
+        status, pause = decision.status, decision.pause_seconds
+        context = {
+            "delivery_id": delivery.id,
+            "invoice_id": delivery.invoice.invoice_id,
+            "channel": channel,
+            "failure_class": error.failure.value,
+            "error": error.message,
+        }
+        if error.failure is FailureClass.AUTH:
+            log.error(
+                "provider refused our credentials; channel paused", pause_seconds=pause, **context
+            )
+            return
+        if status == Status.FAILED:
+            log.warning("delivery failed", attempts=delivery.attempts, **context)
+            metrics.DELIVERIES.labels(channel, "failed").inc()
+            return
+        if pause:
+            log.warning("rate limited; channel paused", pause_seconds=pause, **context)
+        else:
+            log.info(
+                "delivery will be retried",
+                attempts=delivery.attempts,
+                retry_in=round(decision.retry_in, 1),
+                **context,
+            )
+        metrics.DELIVERIES.labels(channel, "retry").inc()
+
+
+def _outcome(delivery: Delivery, decision: Decision, error: str | None) -> Outcome:
+    """The outcome a decision gives a delivery."""
+    return Outcome(
+        delivery.id,
+        delivery.claim_token,
+        decision.status,
+        error=error,
+        retry_in=decision.retry_in,
+        refund=decision.refund,
+        digest=_others(delivery),
+    )
+
+
+def _others(delivery: Delivery) -> tuple[tuple[int, UUID], ...]:
+    """A digest's rows but the first, which share its outcome."""
+    return tuple(delivery.rows()[1:])

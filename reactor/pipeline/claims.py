@@ -1,0 +1,57 @@
+"""Claims: due retries and expired leases, taken under a lease with SKIP LOCKED.
+
+A claim re-checks each row's invoice (still in review, same episode) in the
+statement itself (claim_due.sql); the rows it returns become Deliveries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reactor.db.store import Store
+from reactor.domain.decisions import claimed_disposition
+from reactor.domain.deliveries import Delivery, DrainReport
+from reactor.domain.enums import Disposition
+from reactor.settings.service import Settings
+from reactor.support import metrics
+
+
+def to_send(rows: Sequence[dict[str, Any]], report: DrainReport) -> list[Delivery]:
+    """The claimed rows to send; rows claimed straight into SKIPPED or FAILED are counted."""
+    deliveries = []
+    for row in rows:
+        disposition = claimed_disposition(row["status"])
+        if disposition is Disposition.SEND:
+            deliveries.append(Delivery.from_row(row))
+        elif disposition in (Disposition.SKIPPED, Disposition.FAILED):
+            report.skipped += disposition is Disposition.SKIPPED
+            report.failed += disposition is Disposition.FAILED
+            metrics.DELIVERIES.labels(row["method"], row["status"].lower()).inc()
+    return deliveries
+
+
+@dataclass(frozen=True)
+class Claims:
+    """Claims due deliveries in batches for this process."""
+
+    store: Store
+    settings: Settings
+
+    def params(self, room: int, paused: Sequence[str]) -> dict[str, Any]:
+        """The claim statement's parameters for `room` claimable rows."""
+        return {
+            "limit": min(self.settings.claim_batch_size, room),
+            "lease_seconds": self.settings.lease_seconds,
+            "max_attempts": self.settings.max_attempts,
+            "paused": list(paused),
+        }
+
+    async def claim_due(
+        self, room: int, paused: Sequence[str], report: DrainReport
+    ) -> tuple[list[Delivery], bool]:
+        """Claim up to `room` due rows; (deliveries to send, none left due)."""
+        params = self.params(room, paused)
+        rows = await self.store.claim_due(**params)
+        return to_send(rows, report), len(rows) < params["limit"]

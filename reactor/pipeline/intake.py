@@ -1,0 +1,84 @@
+"""Intake: take outbox events and decide their deliveries, one per (channel, recipient).
+
+The policy of who is told lives here: the notification rules (reactor.policy),
+passed to the statement as routes. The statement (take_events.sql) makes the
+episodes and the delivery rows the rules choose, and claims the first of them for
+this process, all in one round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from reactor.db.store import Store
+from reactor.domain.deliveries import Delivery, DrainReport
+from reactor.pipeline.claims import to_send
+from reactor.policy.matching import reads_invoice, routes
+from reactor.settings.service import Settings
+
+ALL_EPISODES = 2**31 - 1
+# Outbox rows taken per statement. The trigger writes one per invoice (sql/schema/
+# 0009_row_trigger_up.sql): a bulk change of up to this many invoices is taken at once,
+# so that each recipient's digest carries all of it.
+EVENTS_PER_TAKE = 10_000
+
+
+@dataclass(frozen=True)
+class Intaken:
+    """What one take of outbox events gave this process."""
+
+    deliveries: list[Delivery]  # claimed now: to send
+    outbox_empty: bool
+    left_due: bool  # rows due now were left PENDING, for every replica's claim path
+    scheduled: bool  # reminders were scheduled for later
+
+
+@dataclass(frozen=True)
+class Intake:
+    """Turns outbox events into the deliveries the notification rules choose."""
+
+    store: Store
+    settings: Settings
+
+    @cached_property
+    def routes(self) -> str:
+        """The rules as the intake statement reads them (JSON), built once."""
+        return routes(self.settings.rules)
+
+    @cached_property
+    def read_fields(self) -> bool:
+        """Whether routing reads every taken invoice's fields (some rule has a condition)."""
+        return reads_invoice(self.settings.rules)
+
+    def params(self, room: int, paused: Sequence[str]) -> dict[str, Any]:
+        """The intake statement's parameters for `room` claimable rows."""
+        recipients = self.settings.recipients.recipients  # everyone any rule may tell
+        # With digests a bulk is a message per recipient, not a row each: all of it is
+        # claimed here, so that one digest carries it (and no replica races for parts).
+        episodes = max(1, room // max(1, len(recipients)))
+        if self.settings.digest_window_seconds > 0:
+            episodes = ALL_EPISODES
+        return {
+            "limit": EVENTS_PER_TAKE,
+            "claim_episodes": episodes,
+            "routes": self.routes,
+            "read_fields": self.read_fields,
+            "default_currency": self.settings.default_currency,
+            "timezone": self.settings.default_timezone,
+            "lease_seconds": self.settings.lease_seconds,
+            "paused": list(paused),
+        }
+
+    async def take(self, room: int, paused: Sequence[str], report: DrainReport) -> Intaken:
+        """Take a batch of events: the deliveries to send now, and what was left for later."""
+        taken = await self.store.take_events(**self.params(room, paused))
+        report.events += taken.events
+        return Intaken(
+            deliveries=to_send(taken.rows, report),
+            outbox_empty=taken.events < EVENTS_PER_TAKE,
+            left_due=taken.left_pending > 0,
+            scheduled=taken.next_reminder_at is not None,
+        )

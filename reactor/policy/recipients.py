@@ -1,0 +1,81 @@
+"""Parsing the configured list of notification recipients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from reactor.domain.enums import Channel
+from reactor.support.masking import mask_email, mask_phone
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One recipient: a lower-case e-mail address or an E.164 phone number."""
+
+    channel: Channel
+    address: str
+
+
+@dataclass(frozen=True)
+class RecipientList:
+    """Valid recipients (de-duplicated, in order) and masked rejected entries."""
+
+    recipients: tuple[Recipient, ...]
+    rejected: tuple[str, ...]
+
+    def for_channel(self, channel: Channel) -> tuple[Recipient, ...]:
+        """Recipients notified over ``channel``."""
+        return tuple(r for r in self.recipients if r.channel == channel)
+
+
+def _parse_email(entry: str) -> Recipient | None:
+    try:
+        result = validate_email(entry, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return Recipient(Channel.EMAIL, result.normalized.lower())
+
+
+def _parse_phone(entry: str, default_region: str | None) -> Recipient | None:
+    try:
+        number = phonenumbers.parse(entry, default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Recipient(Channel.SMS, e164)
+
+
+def parse_recipient(entry: str, default_region: str | None = "US") -> Recipient | None:
+    """One e-mail address or phone number, normalised; None when it is neither."""
+    entry = entry.strip()
+    if "@" in entry:
+        return _parse_email(entry)
+    return _parse_phone(entry, default_region.upper() if default_region else None)
+
+
+def parse_recipients(raw: str, default_region: str | None = "US") -> RecipientList:
+    """Parse a comma-separated list of e-mail addresses and phone numbers.
+
+    Phone numbers without a ``+`` country code are read in ``default_region``.
+    Invalid entries are reported in ``rejected`` in masked form, with the reason.
+    """
+    region = default_region.upper() if default_region else None
+    recipients: dict[Recipient, None] = {}  # an ordered set
+    rejected: dict[str, None] = {}
+    for part in raw.split(","):
+        entry = part.strip()
+        if not entry:
+            continue
+        recipient = parse_recipient(entry, region)
+        if recipient is not None:
+            recipients[recipient] = None
+        elif "@" in entry:
+            rejected[f"{mask_email(entry)} (not a valid email address)"] = None
+        else:
+            rejected[f"{mask_phone(entry)} (not a valid phone number)"] = None
+    return RecipientList(tuple(recipients), tuple(rejected))
