@@ -656,6 +656,14 @@ class Context:
         say(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
         return path
 
+    def write_raw(self, name: str, data: object) -> Path:
+        """bench/results/raw/<name>.json: raw samples and plans, kept out of git."""
+        folder = self.options.results_dir / "raw"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(data, indent=1, default=str) + "\n")
+        return path
+
     def read(self, name: str) -> dict[str, Any] | None:
         """A result written earlier (by this run, or an earlier one)."""
         path = self.options.results_dir / f"{name}.json"

@@ -311,10 +311,14 @@ def run(ctx: Context) -> dict[str, Any]:
             for channel in ("email", "sms")
         },
         "histogram_png": "latency.png" if drew else None,
-        "samples_ms": [
+        "raw_samples": "raw/latency.json (first, email, sms in ms; not committed)",
+    }
+    ctx.write_raw(
+        "latency",
+        [
             [round(s["first"] * 1000, 3), round(s["email"] * 1000, 3), round(s["sms"] * 1000, 3)]
             for s in samples
         ],
-    }
+    )
     ctx.write("latency", result)
     return result

@@ -643,7 +643,7 @@ def _sweep(sc: dict[str, Any]) -> str:
             _table(["scenario", "in review", "in outbox", *queries, "total ms"], rows),
             "",
             "Indexes the plans use (`EXPLAIN (ANALYZE, BUFFERS)`, all scenarios; the full "
-            "plans are in `bench/results/sweep_cost.json`):",
+            "plans are in `bench/results/raw/sweep_cost_plans.json` after a run):",
             "",
             _table(["statement", "indexes", "sequential scans", "planning ms (max)"], plan_rows),
         ]

@@ -254,7 +254,7 @@ def explain_pass(conn: psycopg.Connection, params: dict[str, dict[str, Any]]) ->
                 "seq_scans": sorted({m.group(1) for m in SEQ_RE.finditer(text)}),
                 "execution_ms": float(executed.group(1)) if executed else None,
                 "planning_ms": float(planned.group(1)) if planned else None,
-                "plan": text,
+                "plan": text,  # moved to raw/sweep_cost_plans.json before writing
             }
     return plans
 
@@ -365,5 +365,9 @@ def run(ctx: Context) -> dict[str, Any]:
         "target_empty_pass_ms": TARGET_EMPTY_PASS_MS,
         "met": {"empty_pass_at_large_table": empty_large <= TARGET_EMPTY_PASS_MS},
     }
+    ctx.write_raw(
+        "sweep_cost_plans",
+        {s["scenario"]: {q: plan.pop("plan") for q, plan in s["plans"].items()} for s in scenarios},
+    )
     ctx.write("sweep_cost", result)
     return result

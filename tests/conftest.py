@@ -12,9 +12,8 @@ import ssl
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -23,7 +22,20 @@ from reactor.db import migrations, replica
 from reactor.db.embedded import EmbeddedPostgres
 from reactor.support.resources import sql
 from tests.fakes import FakeSendGrid, FakeTwilio
-from tests.helpers import NEUTRAL_CWD, ReactorProcess, scalar, wait_until
+from tests.helpers import (
+    EMAILS,
+    NEUTRAL_CWD,
+    PHONES,
+    SENDGRID_KEY,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    PostgresServer,
+    ReactorProcess,
+    ThrowawayCA,
+    scalar,
+    service_env,
+    wait_until,
+)
 
 TEMPLATE = "reactor_template"
 # An upstream's own invoices table, for replica mode: more than the reactor reads.
@@ -40,15 +52,6 @@ CREATE TABLE invoices (
     updated_at timestamptz NOT NULL DEFAULT now()
 )
 """
-TWILIO_SID = "AC" + "0123456789abcdef" * 2
-TWILIO_TOKEN = "twilio-token-secret-value"
-SENDGRID_KEY = "SG.sendgrid-key-secret-value"
-EMAILS = ("ap-team@example.com", "controller@example.org")
-PHONES = ("+14155552671", "+442071838750")
-
-
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
 def _docker_answers() -> bool:
@@ -59,18 +62,6 @@ def _docker_answers() -> bool:
     except Exception:
         return False
     return True
-
-
-class PostgresServer:
-    """An admin URL on a server where tests may create databases; and how to stop/start it."""
-
-    def __init__(self, admin_url: str, embedded: EmbeddedPostgres | None = None) -> None:
-        self.admin_url = admin_url
-        self.embedded = embedded
-
-    def url_for(self, database: str) -> str:
-        """URL of one database on this server."""
-        return _with_database(self.admin_url, database)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -216,14 +207,6 @@ def empty_database_url(pg_server: PostgresServer) -> Iterator[str]:
     drop_database(pg_server, url)
 
 
-@dataclass(frozen=True)
-class ThrowawayCA:
-    """A throwaway certificate authority: the fakes' server context and the client's bundle."""
-
-    server_context: ssl.SSLContext
-    bundle: Path  # PEM, for PROVIDER_CA_BUNDLE
-
-
 @pytest.fixture(scope="session")
 def test_ca(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCA:
     """A trustme CA with a certificate for 127.0.0.1."""
@@ -265,29 +248,6 @@ def twilio() -> Iterator[FakeTwilio]:
     """A fake Twilio on 127.0.0.1."""
     with FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as fake:
         yield fake
-
-
-def service_env(
-    database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio, recipients: str
-) -> dict[str, str]:
-    """Settings for a reactor on `database_url` whose providers are the given fakes.
-
-    Digests are off: the send path's tests count one message per invoice and
-    recipient; the policy tests (test_policy_e2e.py) turn them on.
-    """
-    return {
-        "DATABASE_URL": database_url,
-        "DIGEST_WINDOW_SECONDS": "0",
-        "NOTIFICATION_RECIPIENTS": recipients,
-        "FRONTEND_BASE_URL": "https://ap.example.com",
-        "SENDGRID_API_KEY": SENDGRID_KEY,
-        "SENDGRID_FROM_EMAIL": "reactor@example.com",
-        "SENDGRID_API_HOST": sendgrid.url,
-        "TWILIO_ACCOUNT_SID": TWILIO_SID,
-        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-        "TWILIO_FROM_NUMBER": "+14155550000",
-        "TWILIO_API_BASE_URL": twilio.url,
-    }
 
 
 @pytest.fixture

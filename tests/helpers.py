@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -13,13 +14,16 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
 import pytest
 
+from reactor.db.embedded import EmbeddedPostgres
 from tests.fakes import FakeSendGrid, FakeTwilio, RecordedRequest
 
 T = TypeVar("T")
@@ -216,3 +220,61 @@ def wait_until_asleep(url: str, timeout: float = 10.0) -> None:
 
     asleep = sql("queries/doorbell_elsewhere")
     wait_until(lambda: bool(scalar(url, asleep)), timeout=timeout, what="the reactor asleep")
+
+
+# -- shared by the fixtures (conftest.py) and the tests -------------------------------
+
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_TOKEN = "twilio-token-secret-value"
+SENDGRID_KEY = "SG.sendgrid-key-secret-value"
+# the default recipients of `reactor_env`; EMAIL and PHONE: one of each
+EMAILS = ("ap-team@example.com", "controller@example.org")
+PHONES = ("+14155552671", "+442071838750")
+EMAIL, PHONE = EMAILS[0], PHONES[0]
+
+
+def _with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+class PostgresServer:
+    """An admin URL on a server where tests may create databases; and how to stop/start it."""
+
+    def __init__(self, admin_url: str, embedded: EmbeddedPostgres | None = None) -> None:
+        self.admin_url = admin_url
+        self.embedded = embedded
+
+    def url_for(self, database: str) -> str:
+        """URL of one database on this server."""
+        return _with_database(self.admin_url, database)
+
+
+@dataclass(frozen=True)
+class ThrowawayCA:
+    """A throwaway certificate authority: the fakes' server context and the client's bundle."""
+
+    server_context: ssl.SSLContext
+    bundle: Path  # PEM, for PROVIDER_CA_BUNDLE
+
+
+def service_env(
+    database_url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio, recipients: str
+) -> dict[str, str]:
+    """Settings for a reactor on `database_url` whose providers are the given fakes.
+
+    Digests are off: the send path's tests count one message per invoice and
+    recipient; the policy tests (test_policy_e2e.py) turn them on.
+    """
+    return {
+        "DATABASE_URL": database_url,
+        "DIGEST_WINDOW_SECONDS": "0",
+        "NOTIFICATION_RECIPIENTS": recipients,
+        "FRONTEND_BASE_URL": "https://ap.example.com",
+        "SENDGRID_API_KEY": SENDGRID_KEY,
+        "SENDGRID_FROM_EMAIL": "reactor@example.com",
+        "SENDGRID_API_HOST": sendgrid.url,
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_FROM_NUMBER": "+14155550000",
+        "TWILIO_API_BASE_URL": twilio.url,
+    }

@@ -8,11 +8,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import PoolTimeout
 
 from reactor.support.resources import sql
 
 _SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 _SERVER_RE = re.compile(r'server at "(?P<host>[^"]+)"(?: \([^)]*\))?, port (?P<port>\d+)')
+
+
+# What a lost or unreachable database raises: retried by the loops, never a crash.
+DATABASE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 
 
 def libpq_url(url: str) -> str:

@@ -205,12 +205,28 @@ class Store:
         """FAILED deliveries grouped by channel and error (console_failures.sql)."""
         return await self._rows("console_failures")
 
-    async def requeue_rows(
-        self, *, row_id: int | None, method: str | None, error: str | None, dry_run: bool
+    async def requeue(
+        self,
+        *,
+        row_id: int | None = None,
+        invoice_id: UUID | None = None,
+        method: str | None = None,
+        since: datetime | None = None,
+        by_error: bool = False,
+        error: str | None = None,
+        dry_run: bool = False,
     ) -> int:
-        """Requeue one FAILED row or a group; the count (requeue_rows.sql)."""
-        params = {"id": row_id, "method": method, "error": error, "dry_run": dry_run}
-        return int((await self._row("requeue_rows", params))["count"])
+        """FAILED deliveries back to PENDING with fresh attempts; the count (requeue.sql)."""
+        params = {
+            "id": row_id,
+            "invoice_id": invoice_id,
+            "method": method,
+            "since": since,
+            "by_error": by_error,
+            "error": error,
+            "dry_run": dry_run,
+        }
+        return int((await self._row("requeue", params))["count"])
 
     async def channel_pauses(self) -> list[Row]:
         """The channels an operator paused (channel_pauses.sql)."""
@@ -241,10 +257,3 @@ class Store:
     async def top_failures(self, limit: int) -> list[Row]:
         """The most frequent failure messages (top_failures.sql)."""
         return await self._rows("top_failures", {"limit": limit})
-
-    async def requeue_failed(
-        self, invoice_id: UUID | None, method: str | None, since: datetime | None
-    ) -> int:
-        """FAILED deliveries back to PENDING with fresh attempts (requeue_failed.sql)."""
-        params = {"invoice_id": invoice_id, "method": method, "since": since}
-        return int((await self._row("requeue_failed", params))["requeued"])

@@ -20,9 +20,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reactor import __version__
-from reactor.domain.deliveries import waiting_summary
-from reactor.domain.receipts import receipt_shares
 from reactor.pipeline.listener import CHANNEL
+from reactor.pipeline.queue_state import read_queue_state
 from reactor.pipeline.replication_monitor import verdict
 from reactor.support import metrics
 from reactor.support.aio import bounded
@@ -112,29 +111,25 @@ class Probes:
     async def backlog(self) -> dict[str, Any]:
         """Pending, sending and failed counts (and updates the backlog gauges)."""
         try:
-            row = await bounded(self.store.backlog(timeout=PROBE_TIMEOUT), PROBE_TIMEOUT)
-            waiting = await bounded(self.store.waiting(timeout=PROBE_TIMEOUT), PROBE_TIMEOUT)
-            receipts = await bounded(
-                self.store.receipts_last_day(timeout=PROBE_TIMEOUT), PROBE_TIMEOUT
+            queue = await bounded(
+                read_queue_state(self.store, timeout=PROBE_TIMEOUT), 3 * PROBE_TIMEOUT
             )
         except Exception as error:
             return {"available": False, "error": type(error).__name__}
-        for status in ("pending", "sending", "failed"):
-            metrics.BACKLOG.labels(status.upper()).set(row[status])
-        oldest = row["oldest_pending_age_seconds"]
-        metrics.BACKLOG_OLDEST_PENDING.set(float(oldest or 0))
+        metrics.BACKLOG.labels("PENDING").set(queue.pending)
+        metrics.BACKLOG.labels("SENDING").set(queue.sending)
+        metrics.BACKLOG.labels("FAILED").set(queue.failed)
+        metrics.BACKLOG_OLDEST_PENDING.set(queue.oldest_pending_age_seconds or 0)
         return {
             "available": True,
-            "pending": row["pending"],
-            "sending": row["sending"],
-            "failed": row["failed"],
-            "pending_events": row["pending_events"],
-            "oldest_pending_age_seconds": None if oldest is None else round(float(oldest), 1),
-            "oldest_event_age_seconds": None
-            if row["oldest_event_age_seconds"] is None
-            else round(float(row["oldest_event_age_seconds"]), 1),
-            "waiting": waiting_summary(waiting),
-            "receipts_last_day": receipt_shares(receipts),
+            "pending": queue.pending,
+            "sending": queue.sending,
+            "failed": queue.failed,
+            "pending_events": queue.pending_events,
+            "oldest_pending_age_seconds": queue.oldest_pending_age_seconds,
+            "oldest_event_age_seconds": queue.oldest_event_age_seconds,
+            "waiting": queue.waiting,
+            "receipts_last_day": queue.receipts_last_day,
         }
 
     def listener_state(self) -> dict[str, Any]:
@@ -142,17 +137,12 @@ class Probes:
         state: dict[str, Any] = _jsonable(asdict(self.listener.state))
         return state
 
-    def transport_setting(self, channel: str) -> str:
-        """EMAIL_TRANSPORT or SMS_TRANSPORT as configured (`auto` or a transport)."""
-        settings = self.settings
-        return settings.email_transport if channel == "email" else settings.sms_transport
-
     def transports(self) -> dict[str, Any]:
         """Each channel's transport and its last success and failure."""
         out = {}
         for channel, state in self.dispatcher.channels.items():
             data = state.snapshot()
-            data["configured"] = self.transport_setting(channel.value)
+            data["configured"] = self.settings.transport_setting(channel)
             out[channel.value] = data
         return out
 
@@ -178,7 +168,7 @@ async def info(request: Request) -> JSONResponse:
             },
             "transports": {c.value: s.transport for c, s in probes.dispatcher.channels.items()},
             "transport_settings": {
-                c.value: probes.transport_setting(c.value) for c in probes.dispatcher.channels
+                c.value: probes.settings.transport_setting(c) for c in probes.dispatcher.channels
             },
             "notify_channel": CHANNEL,
             "send_concurrency": settings.send_concurrency,

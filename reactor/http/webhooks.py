@@ -22,6 +22,7 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
 from reactor.domain.receipts import ENGAGEMENT, Receipt, sendgrid_receipt, twilio_receipt
+from reactor.http.bodies import read_limited
 from reactor.settings.receipts import TWILIO_STATUS_PATH
 from reactor.support import metrics
 from reactor.support.masking import mask_text
@@ -49,15 +50,10 @@ class Refused(Exception):
 
 async def read_body(request: Request) -> bytes:
     """The raw body, refused (413) past MAX_BODY_BYTES without reading the rest."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    body = await read_limited(request, MAX_BODY_BYTES)
+    if body is None:
         raise Refused(413, "too_large")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise Refused(413, "too_large")
-    return bytes(body)
+    return body
 
 
 class Webhooks:

@@ -12,9 +12,8 @@ from typing import Any
 from uuid import UUID
 
 from reactor.db.store import Store
-from reactor.domain.deliveries import waiting_summary
-from reactor.domain.receipts import receipt_shares
 from reactor.pipeline.prune import prune
+from reactor.pipeline.queue_state import read_queue_state
 from reactor.runtime.wiring import build_dispatcher, open_store
 from reactor.settings.service import Settings
 from reactor.support.masking import mask_text
@@ -24,25 +23,19 @@ from reactor.support.tables import render_table
 async def collect_status(store: Store, top: int = 10) -> dict[str, Any]:
     """Counts by channel and status, the outbox backlog, and the top failure messages."""
     by_channel = await store.status_by_channel()
-    backlog = await store.backlog()
-    waiting = await store.waiting()
-    receipts = await store.receipts_last_day()
+    queue = await read_queue_state(store)
     pauses = await store.channel_pauses()
     failures = await store.top_failures(top)
     subscription = await store.subscription_state()  # replica mode only
-    oldest = backlog.get("oldest_pending_age_seconds")
-    oldest_event = backlog.get("oldest_event_age_seconds")
     return {
         "deliveries": [
             {"channel": r["method"], "status": r["status"], "count": r["count"]} for r in by_channel
         ],
-        "pending_outbox_events": backlog.get("pending_events", 0),
-        "oldest_pending_age_seconds": None if oldest is None else round(float(oldest), 1),
-        "oldest_outbox_event_age_seconds": None
-        if oldest_event is None
-        else round(float(oldest_event), 1),
-        "waiting": waiting_summary(waiting),
-        "receipts_last_day": receipt_shares(receipts),
+        "pending_outbox_events": queue.pending_events,
+        "oldest_pending_age_seconds": queue.oldest_pending_age_seconds,
+        "oldest_outbox_event_age_seconds": queue.oldest_event_age_seconds,
+        "waiting": queue.waiting,
+        "receipts_last_day": queue.receipts_last_day,
         "paused_channels": {p["method"]: p["paused_by"] for p in pauses},
         "replication": None
         if subscription is None
@@ -162,7 +155,7 @@ def run_retry(
 
     async def run() -> int:
         async with open_store(database_url) as store:
-            count = await store.requeue_failed(invoice_id, channel, since)
+            count = await store.requeue(invoice_id=invoice_id, method=channel, since=since)
             if count:
                 await store.announce_due()
             return count

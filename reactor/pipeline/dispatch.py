@@ -17,10 +17,9 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-import psycopg
 import structlog
-from psycopg_pool import PoolTimeout
 
+from reactor.db.connections import DATABASE_ERRORS
 from reactor.db.store import Store
 from reactor.domain.deliveries import DrainReport, Outcome
 from reactor.domain.enums import Channel, Status
@@ -34,7 +33,6 @@ from reactor.settings.service import Settings
 
 log = structlog.get_logger("reactor.dispatch")
 
-DATABASE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 IDLE_RECHECK_SECONDS = 60.0
 
 

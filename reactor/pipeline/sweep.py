@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from reactor.pipeline.dispatch import DATABASE_ERRORS
+from reactor.db.connections import DATABASE_ERRORS
 from reactor.pipeline.prune import prune
 from reactor.support import metrics
 from reactor.support.masking import mask_text

@@ -28,8 +28,7 @@ class _Server(uvicorn.Server):
 
 
 def _console_note(settings: Settings, channel: Channel) -> str:
-    mode = settings.email_transport if channel is Channel.EMAIL else settings.sms_transport
-    if mode == "auto":
+    if settings.transport_setting(channel) == "auto":
         return "no provider credentials: messages are logged, not sent"
     return "console transport chosen: messages are logged, not sent"
 

@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings
 
 from reactor.db.connections import libpq_url
+from reactor.domain.enums import Channel
 from reactor.policy.recipients import RecipientList, parse_recipients
 from reactor.policy.rules import Rules, configured_rules, valid_timezone
 from reactor.settings.console import ConsoleSettings
@@ -206,7 +207,7 @@ class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings,
         for name, value in needed:
             if not value:
                 transport = "EMAIL" if name.startswith(("SENDGRID", "SMTP")) else "SMS"
-                chosen = self.email_transport if transport == "EMAIL" else self.sms_transport
+                chosen = self.transport_setting(transport.lower())
                 raise ValueError(f"{name}: required by {transport}_TRANSPORT={chosen} but not set")
 
     @cached_property
@@ -241,6 +242,10 @@ class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings,
         if self.database_prepared_statements == "auto":
             return not self.listener_database_url
         return self.database_prepared_statements == "true"
+
+    def transport_setting(self, channel: str) -> str:
+        """EMAIL_TRANSPORT or SMS_TRANSPORT as configured (`auto` or a transport)."""
+        return self.email_transport if channel == Channel.EMAIL else self.sms_transport
 
     @property
     def email_transport_in_use(self) -> Literal["sendgrid", "smtp", "console"]:

@@ -77,7 +77,9 @@ WITH taken AS (
      AND (r.max_amount IS NULL OR a.amount <= r.max_amount)
      AND (r.currencies IS NULL
           OR upper(coalesce(f.currency, %(default_currency)s)) = ANY (r.currencies))
-     AND (r.vendors IS NULL OR coalesce(f.vendor_name, '') ILIKE ANY (r.vendors))
+     AND (r.vendors IS NULL
+          OR lower(coalesce(f.vendor_name, '') COLLATE reactor_case_fold) COLLATE "C"
+             LIKE ANY (r.vendors))
      AND (r.timing <> 'before_due' OR f.due_at IS NOT NULL)
     ORDER BY f.episode_id, r.step, r.method, r.recipient, r.rule_position
 ), timed AS (

@@ -99,3 +99,20 @@ def test_every_module_opens_with_a_one_line_summary() -> None:
         assert docstring, f"{name}: no module docstring"
         first = docstring.splitlines()[0]
         assert first.endswith((".", ":")) and len(first) <= 100, f"{name}: {first!r}"
+
+
+def test_migrations_import_only_alembic_sqlalchemy_and_support() -> None:
+    """A migration must not change when application code changes: it may use the SQL
+    files' loader and the masking helpers (`reactor.support`), nothing of the layers."""
+    allowed = ("alembic", "sqlalchemy", "__future__", "reactor.support")
+    for path in sorted((ROOT / "alembic" / "versions").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for module in modules:
+                assert module.startswith(allowed), f"{path.name} imports {module}"

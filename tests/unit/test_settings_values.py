@@ -74,7 +74,7 @@ def test_bad_setting_exits_2_naming_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # In this process (the CLI's own entry point) for speed; the real-process path is
-    # covered by tests/test_settings.py.
+    # covered by tests/e2e/test_settings.py.
     for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.chdir(tmp_path)  # no .env

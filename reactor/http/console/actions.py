@@ -24,10 +24,11 @@ class ConsoleActions(ConsoleBase):
         """Requeue one row or a group: first a confirmation with the count, then the requeue."""
         row_id = int(form["id"]) if form.get("id", "").isdigit() else None
         confirmed = form.get("confirm") == "yes"
-        count = await self.store.requeue_rows(
+        count = await self.store.requeue(
             row_id=row_id,
             method=form.get("method") or None,
-            error=None if row_id else form.get("error"),
+            by_error=row_id is None,
+            error=form.get("error"),
             dry_run=not confirmed,
         )
         if not confirmed:

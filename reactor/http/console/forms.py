@@ -9,6 +9,8 @@ from uuid import UUID
 
 from starlette.requests import Request
 
+from reactor.http.bodies import read_limited
+
 FORM_LIMIT = 64 * 1024
 # On every console answer: nothing from elsewhere, no framing, no referrer outside.
 HEADERS = {
@@ -22,11 +24,9 @@ HEADERS = {
 
 async def posted(request: Request) -> dict[str, str]:
     """A URL-encoded form (the console's only kind), at most 64 KiB; junk reads as empty."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > FORM_LIMIT:
-            return {}
+    body = await read_limited(request, FORM_LIMIT)
+    if body is None:
+        return {}
     try:
         return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     except (UnicodeDecodeError, ValueError):

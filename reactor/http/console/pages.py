@@ -24,6 +24,7 @@ from reactor.http.console.actions import ConsoleActions
 from reactor.http.console.charts import bar_chart
 from reactor.http.console.forms import list_filters, posted, safe_next, when
 from reactor.http.console.guards import COOKIE, StrictHeaders, changes, signed_in
+from reactor.pipeline.queue_state import read_queue_state
 from reactor.support.console_auth import (
     FailedLogins,
     Session,
@@ -148,16 +149,15 @@ class Console(ConsoleActions):
     async def overview(self, request: Request, session: Session) -> Response:
         """The last day at a glance, the backlog; refreshes itself."""
         rows = await self.store.console_overview()
-        backlog = await self.store.backlog()
-        waiting = await self.store.waiting()
+        queue = await read_queue_state(self.store)
         chart = bar_chart([(f"{r['method']} {r['status'].lower()}", r["count"]) for r in rows])
         return self._page(
             "overview.html.j2",
             session,
             rows=rows,
             chart=chart,
-            backlog=backlog,
-            waiting=waiting,
+            backlog=queue,
+            waiting=queue.waiting_rows,
             channels={c.value: state.snapshot() for c, state in self.channels.items()},
             sweep=self.sweeper.state,
             listener=self.listener.state,

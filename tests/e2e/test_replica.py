@@ -13,9 +13,17 @@ import psycopg
 import pytest
 
 from reactor.db.embedded import EmbeddedPostgres
-from tests.conftest import EMAILS, PHONES, PostgresServer
 from tests.fakes import FakeSendGrid, FakeTwilio
-from tests.helpers import ReactorProcess, query, run_cli, scalar, wait_until
+from tests.helpers import (
+    EMAILS,
+    PHONES,
+    PostgresServer,
+    ReactorProcess,
+    query,
+    run_cli,
+    scalar,
+    wait_until,
+)
 
 # The upstream's own table: more columns than the reactor reads, its own types.
 UPSTREAM_INVOICES = """

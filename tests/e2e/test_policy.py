@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.helpers import (
+    PHONE,
     ReactorProcess,
     insert_invoices,
     query,
@@ -23,7 +24,6 @@ pytestmark = replica_too
 
 AP = "ap@acme.example"
 CONTROLLER = "controller@acme.example"
-PHONE = "+14155552671"
 
 WAITING = f"""
 [[rule]]

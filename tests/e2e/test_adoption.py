@@ -25,9 +25,10 @@ import pytest
 from psycopg.pq import TransactionStatus
 
 from reactor.db import migrations
-from tests.conftest import service_env
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.helpers import (
+    EMAIL,
+    PHONE,
     ReactorProcess,
     delivered,
     free_port,
@@ -35,11 +36,10 @@ from tests.helpers import (
     query,
     run_cli,
     scalar,
+    service_env,
     wait_until,
 )
 
-EMAIL = "ap-team@example.com"
-PHONE = "+14155552671"
 OLD_RECIPIENT = "old-controller@example.org"
 LEGACY_ERROR = "550 5.1.1 <old-controller@example.org>: mailbox unavailable"
 MASKED_LEGACY_ERROR = "550 5.1.1 <o***@example.org>: mailbox unavailable"

@@ -20,9 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import TWILIO_TOKEN
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.helpers import (
+    PHONE,
+    TWILIO_TOKEN,
     ReactorProcess,
     insert_invoices,
     query,
@@ -36,7 +37,6 @@ pytestmark = replica_too
 PUBLIC = "https://reactor.acme.example"
 TWILIO_URL = PUBLIC + "/webhooks/twilio/status"
 EMAIL = "ap@acme.example"
-PHONE = "+14155552671"
 KEY = ec.generate_private_key(ec.SECP256R1())
 PUBLIC_KEY = base64.b64encode(
     KEY.public_key().public_bytes(

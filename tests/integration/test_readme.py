@@ -19,7 +19,7 @@ OPERATOR_QUERIES = ROOT / "docs" / "operator-queries.md"
 def _sql_blocks() -> list[str]:
     """Every ```sql block of the README and of docs/*.md.
 
-    The hand-trigger demo waits for a running reactor: tests/test_first_contact.py runs it
+    The hand-trigger demo waits for a running reactor: tests/e2e/test_first_contact.py runs it
     against one, in the psql that `reactor run` prints.
     """
     demo = _section("Trigger a notification by hand")

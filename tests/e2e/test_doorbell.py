@@ -11,9 +11,8 @@ from collections import Counter
 import psycopg
 
 from reactor.pipeline.doorbell import WAKE_UP_LOCK, Arming, Doorbell
-from tests.conftest import EMAILS, PHONES
 from tests.fakes import FakeSendGrid, FakeTwilio
-from tests.helpers import ReactorProcess, query, scalar, wait_until
+from tests.helpers import EMAILS, PHONES, ReactorProcess, query, scalar, wait_until
 
 IN_REVIEW_50 = (
     "INSERT INTO invoices (id, matched_status) "

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import EMAILS, PHONES
 from tests.fakes import FakeTwilio
-from tests.helpers import insert_invoices, query, run_cli, scalar
+from tests.helpers import EMAILS, PHONES, insert_invoices, query, run_cli, scalar
 
 RECIPIENTS = len(EMAILS) + len(PHONES)
 

@@ -15,23 +15,22 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reactor.db.embedded import EmbeddedPostgres
-from tests.conftest import service_env
 from tests.fakes import FakeSendGrid, FakeTwilio, RecordedRequest, Reply
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.helpers import (
+    EMAIL,
+    PHONE,
     ReactorProcess,
     delivered,
     insert_invoices,
     invoice_of,
     query,
     scalar,
+    service_env,
     wait_until,
 )
 
 pytestmark = pytest.mark.faults
-
-EMAIL = "ap-team@example.com"
-PHONE = "+14155552671"
 
 
 def fault_env(url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio, **extra: str) -> dict[str, str]:

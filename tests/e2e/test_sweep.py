@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import EMAILS, PHONES
 from tests.fakes import FakeSendGrid, FakeTwilio
-from tests.helpers import insert_invoices, query, run_cli, scalar
+from tests.helpers import EMAILS, PHONES, insert_invoices, query, run_cli, scalar
 
 RECIPIENTS = len(EMAILS) + len(PHONES)
 

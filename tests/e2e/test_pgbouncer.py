@@ -21,21 +21,22 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import PostgresServer, service_env
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.helpers import (
+    EMAIL,
+    PHONE,
+    PostgresServer,
     ReactorProcess,
     delivered,
     insert_invoices,
     query,
     run_cli,
     scalar,
+    service_env,
     wait_until,
 )
 from tests.pgbouncer import PgBouncer, pgbouncer_binary
 
-EMAIL = "ap-team@example.com"
-PHONE = "+14155552671"
 RECIPIENTS = 2
 PREPARED_STATEMENT_ERRORS = (
     psycopg.errors.DuplicatePreparedStatement,  # "prepared statement "_pg3_0" already exists"

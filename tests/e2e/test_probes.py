@@ -11,10 +11,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from reactor import __version__
 from reactor.db import migrations
 from reactor.db.embedded import EmbeddedPostgres
-from tests.conftest import EMAILS, PHONES
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.helpers import (
+    EMAILS,
+    PHONES,
+    ROOT,
     ReactorProcess,
     insert_invoices,
     query,
@@ -134,7 +136,7 @@ SECRETS = {
 
 
 def test_no_secret_or_raw_recipient_in_responses_or_logs(database_url: str, tmp_path: Path) -> None:
-    from tests.conftest import TWILIO_SID
+    from tests.helpers import TWILIO_SID
 
     url = database_url.replace("postgres@", f"postgres:{SECRETS['DB_PASSWORD']}@")
     with (
@@ -249,7 +251,10 @@ def test_metrics_count_deliveries_and_failures(
 def test_readme_documents_every_endpoint_and_metric() -> None:
     from prometheus_client import REGISTRY
 
-    readme = (Path(__file__).resolve().parents[1] / "docs" / "observability.md").read_text()
+    from reactor.support import metrics  # registers the reactor's metrics
+
+    assert metrics.DELIVERIES is not None
+    readme = (ROOT / "docs" / "observability.md").read_text()
     for path in ("/health/live", "/health/ready", "/health/status", "/metrics", "/info"):
         assert f"`GET {path}`" in readme
     names = {m.name for m in REGISTRY.collect() if m.name.startswith("reactor_")}

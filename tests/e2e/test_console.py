@@ -13,9 +13,15 @@ import httpx
 import pytest
 
 from reactor.support.console_auth import hash_password
-from tests.conftest import SENDGRID_KEY, TWILIO_TOKEN
 from tests.fakes import FakeSendGrid, Reply
-from tests.helpers import ReactorProcess, insert_invoices, query, wait_until
+from tests.helpers import (
+    SENDGRID_KEY,
+    TWILIO_TOKEN,
+    ReactorProcess,
+    insert_invoices,
+    query,
+    wait_until,
+)
 
 PASSWORD = "correct horse battery staple"
 SECRET = "console-secret-key-" + "x" * 40

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import ThrowawayCA, service_env
 from tests.fakes import FakeSendGrid, FakeTwilio
-from tests.helpers import ReactorProcess, delivered, insert_invoices, query, run_cli, wait_until
+from tests.helpers import (
+    EMAIL,
+    PHONE,
+    ReactorProcess,
+    ThrowawayCA,
+    delivered,
+    insert_invoices,
+    query,
+    run_cli,
+    service_env,
+    wait_until,
+)
 
-EMAIL = "ap-team@example.com"
-PHONE = "+14155552671"
 CONCURRENCY = 8
 
 

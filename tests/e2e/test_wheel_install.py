@@ -81,7 +81,7 @@ def test_built_wheel_migrates_and_serves_outside_the_checkout(tmp_path: Path) ->
         [
             str(bin_dir / "python"),
             "-c",
-            "import reactor, reactor.resources as r; "
+            "import reactor, reactor.support.resources as r; "
             "print(reactor.__file__); print(r.sql_dir()); print(r.alembic_dir())",
         ],
         timeout=60,

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ThrowawayCA
 from tests.fakes import FakeSendGrid, Reply
 from tests.fakes.smtp import RelayServer
-from tests.helpers import ReactorProcess, insert_invoices, query, wait_until
+from tests.helpers import ReactorProcess, ThrowawayCA, insert_invoices, query, wait_until
 
 OK, BUSY, GONE = "ok@acme.example", "busy@acme.example", "gone@acme.example"
 

@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.fakes import FakeSendGrid
-from tests.helpers import ReactorProcess, insert_invoices, query, run_cli, scalar, wait_until
+from tests.helpers import PHONE, ReactorProcess, insert_invoices, query, run_cli, scalar, wait_until
 
 AP = "ap@acme.example"
-PHONE = "+14155552671"
 # Paints the terminal red, then forges a line that looks like a row of the table.
 SPOOF = "Evil\x1b[31m Corp\nap@acme.example  email  everyone  sent"
 RULES = f"""

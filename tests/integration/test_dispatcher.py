@@ -26,12 +26,8 @@ from reactor.pipeline.recorder import Recorder
 from reactor.runtime.wiring import build_dispatcher, open_store
 from reactor.settings.service import Settings, load_settings
 from reactor.support.resources import sql
-from tests.conftest import service_env
 from tests.fakes import FakeSendGrid, FakeTwilio, Reply
-from tests.helpers import insert_invoices, query, scalar
-
-EMAIL = "ap-team@example.com"
-PHONE = "+14155552671"
+from tests.helpers import EMAIL, PHONE, insert_invoices, query, scalar, service_env
 
 
 def settings_for(url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio, **extra: str) -> Settings:

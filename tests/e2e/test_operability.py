@@ -11,12 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import service_env
 from tests.fakes import FakeSendGrid, FakeTwilio, Reply
-from tests.helpers import ReactorProcess, insert_invoices, query, run_cli, scalar, wait_until
+from tests.helpers import (
+    EMAIL,
+    PHONE,
+    ReactorProcess,
+    insert_invoices,
+    query,
+    run_cli,
+    scalar,
+    service_env,
+    wait_until,
+)
 
-EMAIL = "ap-team@example.com"
-PHONE = "+14155552671"
 MASKED_PHONE = "+1******2671"
 PAUSE_WINDOW_SECONDS = 6.0
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.conftest import service_env
 from tests.fakes import FakeSendGrid, FakeTwilio
-from tests.helpers import ReactorProcess, query, run_cli, scalar, wait_until
+from tests.helpers import ReactorProcess, query, run_cli, scalar, service_env, wait_until
 
 # (case, invoice status or None for a deleted invoice, episode age in days,
 #  [(delivery status, days since its last change)], pruned after 365 days?)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-from tests.conftest import EMAILS, PHONES
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.helpers import (
+    EMAILS,
+    PHONES,
     ReactorProcess,
     insert_invoices,
     invoice_of,

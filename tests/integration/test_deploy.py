@@ -227,7 +227,7 @@ def dockerignore_excludes(path: str) -> bool:
 
 def test_dockerignore_keeps_tests_caches_and_local_data_out() -> None:
     for path in (
-        "tests/test_deploy.py",
+        "tests/integration/test_deploy.py",
         ".venv/bin/python",
         ".reactor-data/pgdata/PG_VERSION",
         ".env",
@@ -707,7 +707,7 @@ def test_readme_deploy_section_matches_the_files() -> None:
 
 
 def test_readme_deploy_points_at_the_one_hand_trigger_example() -> None:
-    """The statements to paste are the README's own (tests/test_readme.py runs them)."""
+    """The statements to paste are the README's own (tests/integration/test_readme.py runs them)."""
     assert "](../README.md#trigger-a-notification-by-hand)" in deploy_section()
     assert "INSERT INTO invoices" not in deploy_section(), "the demo appears once, in the README"
 

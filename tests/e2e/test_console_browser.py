@@ -14,7 +14,7 @@ import pytest
 
 from reactor.support.console_auth import hash_password
 from tests.fakes import FakeSendGrid, FakeTwilio, Reply
-from tests.helpers import ROOT, ReactorProcess, insert_invoices, query, wait_until
+from tests.helpers import PHONE, ROOT, ReactorProcess, insert_invoices, query, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -62,9 +62,6 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     driver.set_page_load_timeout(20)
     yield driver
     driver.quit()
-
-
-PHONE = "+14155552671"
 
 
 def _env(reactor_env: dict[str, str], recipients: str = EMAIL) -> dict[str, str]:

@@ -1,0 +1,1 @@
+DROP COLLATION IF EXISTS reactor_case_fold;
