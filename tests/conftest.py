@@ -29,29 +29,17 @@ from tests.helpers import (
     SENDGRID_KEY,
     TWILIO_SID,
     TWILIO_TOKEN,
+    UPSTREAM_INVOICES,
     PostgresServer,
     ReactorProcess,
     ThrowawayCA,
+    logical_server,
     scalar,
     service_env,
     wait_until,
 )
 
 TEMPLATE = "reactor_template"
-# An upstream's own invoices table, for replica mode: more than the reactor reads.
-UPSTREAM_INVOICES = """
-CREATE TABLE invoices (
-    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    invoice_number text,
-    vendor_name text,
-    total_amount numeric(14,2),
-    currency char(3),
-    matched_status varchar(32) NOT NULL,
-    due_date date,
-    ocr_confidence real,
-    updated_at timestamptz NOT NULL DEFAULT now()
-)
-"""
 
 
 def _docker_answers() -> bool:
@@ -141,10 +129,7 @@ def mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def replica_upstream_server() -> Iterator[EmbeddedPostgres]:
     """An upstream server with logical decoding on, for the tests run in replica mode."""
-    server = EmbeddedPostgres(
-        Path(tempfile.mkdtemp(prefix="reactor-test-upstream-")),
-        settings={"wal_level": "logical", "fsync": "off", "max_connections": "50"},
-    ).start()
+    server = logical_server()
     try:
         yield server
     finally:

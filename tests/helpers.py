@@ -135,7 +135,8 @@ def run_cli(
 def clean_environ() -> dict[str, str]:
     """The parent's environment without any reactor setting that could leak into a test."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "TMPDIR", "SYSTEMROOT")
-    return {k: v for k, v in os.environ.items() if k in keep}
+    # COVERAGE_*: under `pytest --cov` the processes a test starts are measured too.
+    return {k: v for k, v in os.environ.items() if k in keep or k.startswith("COVERAGE_")}
 
 
 class ReactorProcess:
@@ -278,3 +279,27 @@ def service_env(
         "TWILIO_FROM_NUMBER": "+14155550000",
         "TWILIO_API_BASE_URL": twilio.url,
     }
+
+
+# An upstream's own invoices table, for replica mode: more than the reactor reads.
+UPSTREAM_INVOICES = """
+CREATE TABLE invoices (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    invoice_number text,
+    vendor_name text,
+    total_amount numeric(14,2),
+    currency char(3),
+    matched_status varchar(32) NOT NULL,
+    due_date date,
+    ocr_confidence real,
+    updated_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+def logical_server() -> EmbeddedPostgres:
+    """A started embedded server of its own with `wal_level = logical`: an upstream."""
+    return EmbeddedPostgres(
+        Path(tempfile.mkdtemp(prefix="reactor-test-upstream-")),
+        settings={"wal_level": "logical", "fsync": "off", "max_connections": "50"},
+    ).start()

@@ -32,6 +32,9 @@ from tests.helpers import (
     wait_until,
 )
 
+# Both use the embedded server's default data folder: one pytest-xdist worker runs them.
+pytestmark = pytest.mark.xdist_group("embedded-default-folder")
+
 README = (ROOT / "README.md").read_text()
 
 

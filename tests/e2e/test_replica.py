@@ -17,36 +17,21 @@ from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.helpers import (
     EMAILS,
     PHONES,
+    UPSTREAM_INVOICES,
     PostgresServer,
     ReactorProcess,
+    logical_server,
     query,
     run_cli,
     scalar,
     wait_until,
 )
 
-# The upstream's own table: more columns than the reactor reads, its own types.
-UPSTREAM_INVOICES = """
-CREATE TABLE invoices (
-    id uuid PRIMARY KEY,
-    invoice_number text,
-    vendor_name text,
-    total_amount numeric(14,2),
-    currency char(3),
-    matched_status varchar(32) NOT NULL,
-    ocr_confidence real,
-    updated_at timestamptz NOT NULL DEFAULT now()
-)
-"""
-
 
 @pytest.fixture
 def upstream_server() -> Iterator[EmbeddedPostgres]:
     """An upstream server of its own, with logical decoding on, and its database."""
-    server = EmbeddedPostgres(
-        Path(tempfile.mkdtemp(prefix="reactor-test-upstream-")),
-        settings={"wal_level": "logical", "fsync": "off", "max_connections": "50"},
-    ).start()
+    server = logical_server()
     try:
         with psycopg.connect(server.url, autocommit=True) as conn:
             conn.execute("CREATE DATABASE upstream")

@@ -22,6 +22,9 @@ import pytest
 
 from tests.helpers import ROOT, clean_environ, free_port, reachable_scratch, wait_until
 
+# Both use the embedded server's default data folder: one pytest-xdist worker runs them.
+pytestmark = pytest.mark.xdist_group("embedded-default-folder")
+
 INSTALL_TIMEOUT = 900
 
 
