@@ -111,11 +111,9 @@ def changes(
 ) -> Callable[[Guarded, Request], Awaitable[Response]]:
     """A state-changing POST: a session, then the form, then its CSRF token."""
 
+    @signed_in
     @functools.wraps(action)
-    async def guarded(self: Guarded, request: Request) -> Response:
-        session = self._session(request)
-        if session is None:
-            return _refused(request)
+    async def guarded(self: Guarded, request: Request, session: Session) -> Response:
         form = await posted(request)
         if not hmac.compare_digest(form.get("csrf", ""), session.csrf):
             return Response("bad or missing CSRF token", status_code=403)
