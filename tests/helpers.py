@@ -13,7 +13,8 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,8 +23,11 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import psycopg
 import pytest
+from starlette.testclient import TestClient
 
 from reactor.db.embedded import EmbeddedPostgres
+from reactor.runtime.wiring import Service, build_service
+from reactor.settings.service import load_settings
 from tests.fakes import FakeSendGrid, FakeTwilio, RecordedRequest
 
 T = TypeVar("T")
@@ -303,3 +307,30 @@ def logical_server() -> EmbeddedPostgres:
         Path(tempfile.mkdtemp(prefix="reactor-test-upstream-")),
         settings={"wal_level": "logical", "fsync": "off", "max_connections": "50"},
     ).start()
+
+
+@contextmanager
+def in_process_app(
+    env: Mapping[str, str], monkeypatch: pytest.MonkeyPatch, client_host: str = "127.0.0.1"
+) -> Iterator[tuple[TestClient, Service]]:
+    """The service's web app in this process (Starlette's test client), on a real database.
+
+    Built by the same wiring as `reactor run`, its pool open, but nothing else started:
+    for HTTP behaviour that needs no listener, dispatcher or separate process. Start a
+    component on the app's event loop with `client.portal.start_task_soon(...)`.
+    """
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    service = build_service(settings, env["DATABASE_URL"], revision=None)
+    with TestClient(
+        service.app,
+        base_url="http://127.0.0.1",
+        client=(client_host, 50000),
+        follow_redirects=False,
+    ) as client:
+        client.portal.call(service.pool.open)
+        try:
+            yield client, service
+        finally:
+            client.portal.call(service.pool.close)

@@ -11,17 +11,9 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import DBAPIError
 
-from reactor.db.connections import (
-    DatabaseUnreachable,
-    connect,
-    current_revision,
-    unreachable_reason,
-)
+from reactor.db.connections import DatabaseUnreachable, unreachable_reason
+from reactor.db.revisions import MigrationError
 from reactor.support.resources import alembic_dir
-
-
-class MigrationError(Exception):
-    """A migration could not run; the message says why in one line."""
 
 
 def alembic_config(database_url: str, lock_timeout_seconds: float = 5.0) -> Config:
@@ -72,11 +64,3 @@ def downgrade(database_url: str, revision: str = "base", lock_timeout_seconds: f
     """Revert migrations down to `revision`."""
     with _explained(lock_timeout_seconds):
         command.downgrade(alembic_config(database_url, lock_timeout_seconds), revision)
-
-
-def schema_is_current(database_url: str) -> tuple[bool, str | None, str]:
-    """(is the database at head?, its revision, the head revision)."""
-    with connect(database_url) as connection:
-        found = current_revision(connection)
-    head = head_revision()
-    return found == head, found, head

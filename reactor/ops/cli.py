@@ -13,6 +13,7 @@ from uuid import UUID
 
 from reactor import __version__
 from reactor.db.connections import DatabaseUnreachable
+from reactor.db.revisions import MigrationError
 from reactor.domain.enums import Channel
 from reactor.ops.databases import EXIT_CONFIG, EXIT_FAILED, database, require_current_schema, say
 from reactor.settings.service import (
@@ -262,7 +263,6 @@ def _command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `reactor` console script."""
-    from reactor.db.migrations import MigrationError
     from reactor.db.replica import ReplicaError
 
     args = _parser().parse_args(argv)

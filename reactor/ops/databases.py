@@ -14,6 +14,7 @@ from reactor.db.embedded import (
     default_data_dir,
 )
 from reactor.db.embedded_sharing import AlreadyRunning, shared_server
+from reactor.db.revisions import HEAD_REVISION, schema_is_current
 from reactor.settings.service import DatabaseSettings
 
 EXIT_CONFIG = 2  # a bad setting, or a database that cannot be reached
@@ -60,11 +61,9 @@ def database(
 
 def require_current_schema(settings: DatabaseSettings, database_url: str) -> str:
     """The schema's revision; stop with one line when DATABASE_URL's is not the latest."""
-    from reactor.db import migrations
-
     if not settings.database_url:
-        return migrations.head_revision()  # the embedded server was migrated on start
-    current, found, head = migrations.schema_is_current(database_url)
+        return HEAD_REVISION  # the embedded server was migrated on start
+    current, found, head = schema_is_current(database_url)
     if not current:
         say(
             f"DATABASE_URL: schema is at revision {found or 'none'}, this reactor needs {head}; "

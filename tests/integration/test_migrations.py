@@ -7,7 +7,7 @@ import uuid
 import psycopg
 import pytest
 
-from reactor.db import migrations
+from reactor.db import migrations, revisions
 from tests.helpers import query, scalar
 
 UPSTREAM_INVOICES = """
@@ -47,7 +47,8 @@ def test_fresh_database_gets_invoices_outbox_and_trigger(empty_database_url: str
         (invoice,),
     )
     assert query(url, "SELECT unnest(invoice_ids)::text FROM review_events") == [(invoice,)]
-    assert migrations.schema_is_current(url)[0]
+    assert revisions.schema_is_current(url)[0]
+    assert migrations.head_revision() == revisions.HEAD_REVISION  # moved with each migration
 
     migrations.downgrade(url)
     assert _tables(url) == {"reactor_alembic_version"}
