@@ -1,8 +1,13 @@
-"""Render BENCHMARKS.md from bench/results/*.json (`python -m bench.report`).
+"""Render BENCHMARKS.md from bench/results/*.json (`python -m bench.report [FOLDER]`).
 
 `python -m bench` calls this at the end, so the document always shows the numbers of
-the JSON files beside it. The document's frame is the template `report.md.j2`; the
-tables, and the sentences that carry numbers, are made here.
+the JSON files beside it. Where things are:
+
+- `report.md.j2`: all of the document's prose, section by section. It reads the JSON
+  values itself (`results.<name>`), through the filter `fmt`, which is Python's
+  format(): `{{ x | fmt(",.0f") }}` is `f"{x:,.0f}"`.
+- here: loading the JSON, the markdown tables (headers and cells), and for each section
+  a dict of its tables and of the few values the template cannot read off the JSON.
 """
 
 from __future__ import annotations
@@ -17,13 +22,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bench.common import POSTGRES_SETTINGS, RESULTS_DIR, ROOT
 
-# The document's frame and prose between the sections; the tables come from here.
-TEMPLATE = Environment(
+ENVIRONMENT = Environment(
     loader=FileSystemLoader(Path(__file__).parent),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
     trim_blocks=True,
-).get_template("report.md.j2")
+)
+ENVIRONMENT.filters["fmt"] = format
 
 NAMES = ["latency", "throughput", "trigger_cost", "sweep_cost", "baseline", "peer", "upstream"]
 
@@ -227,12 +232,10 @@ def _peer_summary(peer: dict[str, Any]) -> list[list[Any]]:
 HANDSHAKES_KEY = "_handshakes_per_1000_messages_per_process"
 
 
-def _peer(peer: dict[str, Any]) -> str:
-    """The issue's table: PGQueuer and the reactor, HTTP and HTTPS, from one run."""
+def _peer(peer: dict[str, Any]) -> dict[str, Any]:
+    """Section 7: the issue's table (PGQueuer and the reactor, HTTP and HTTPS, one run)."""
     schemes = peer["schemes"]
     order = [(scheme, who) for scheme in schemes for who in ("peer", "reactor")]
-    transitions = schemes["http"]["reactor_latency"]["transitions"]
-    invoices = schemes["http"]["throughput"][0]["deliveries"] // 2
 
     def latency(scheme: str, who: str, q: str) -> str:
         return _ms(schemes[scheme][f"{who}_latency"]["latency_ms"]["first"][q])
@@ -261,39 +264,23 @@ def _peer(peer: dict[str, Any]) -> str:
     headers = ["figure"] + [
         f"{'PGQueuer' if w == 'peer' else 'reactor'}, {s.upper()}" for s, w in order
     ]
-    ratios = [
-        f"- {scheme.upper()}: latency p50 x {side['latency_ratio']['p50']:.2f}, "
-        f"p99 x {side['latency_ratio']['p99']:.2f}; messages/s "
-        + ", ".join(f"x {row['ratio']:.2f} ({row['processes']} proc)" for row in side["throughput"])
-        for scheme, side in schemes.items()
-    ]
-    return "\n".join(
-        [
-            f"The same job on {peer['peer']}, one job per invoice (batch {peer['batch_size']}, "
-            f"{peer['concurrency']} concurrent jobs), whose handler sends one email with the "
-            "`sendgrid` SDK and one SMS with the `twilio` SDK on threads; the reactor with one "
-            "email and one SMS recipient. Same PostgreSQL, same fakes, same run, alternating. "
-            f"Latency: {transitions:,} transitions one at a time; messages/s: a "
-            f"{invoices:,}-invoice UPDATE, median of {peer['repeat']} bursts each. Then the "
-            "same again with the fakes on HTTPS (a throwaway CA), handshakes counted by them.",
-            "",
-            _table(headers, rows),
-            "",
-            "Ratios (reactor / PGQueuer):",
-            "",
-            *ratios,
-        ]
-    )
+    return {
+        "table": _table(headers, rows),
+        "transitions": schemes["http"]["reactor_latency"]["transitions"],
+        "invoices": schemes["http"]["throughput"][0]["deliveries"] // 2,
+    }
 
 
 def _run(tp: dict[str, Any], delay: float, processes: int) -> dict[str, Any] | None:
-    for r in tp["runs"]:
+    runs: list[dict[str, Any]] = tp["runs"]
+    for r in runs:
         if r["provider_delay_ms"] == delay and r["processes"] == processes and not r.get("sizing"):
             return r
     return None
 
 
-def _latency(lat: dict[str, Any], png: str | None) -> str:
+def _latency(lat: dict[str, Any], png: str | None) -> dict[str, Any]:
+    """Section 1: the table, the verdict per channel, the provider calls and the histogram."""
     stats = lat["latency_ms"]
     rows = [
         [name, *(stats[key][p] for p in ("p50", "p95", "p99", "max", "mean"))]
@@ -327,44 +314,23 @@ def _latency(lat: dict[str, Any], png: str | None) -> str:
             *(lat["commit_ms"][p] for p in ("p50", "p95", "p99", "max", "mean")),
         ]
     )
-    per_channel = lat.get("met_per_channel", {})
-    channel_note = ", ".join(
-        f"{c}: p50 {'met' if m['p50'] else 'not met'}, p99 {'met' if m['p99'] else 'not met'}"
-        for c, m in per_channel.items()
-    )
-    parts = [
-        f"{lat['transitions']:,} single-invoice transitions (after {lat['warmup']} uncounted "
-        f"warm-up ones), one at a time, {lat['gap_between_transitions_ms']:g} ms apart; one "
-        "reactor process listening; one email and one SMS recipient; provider delay 0 ms. "
-        "Clock: `time.time()` right after the UPDATE's `COMMIT` returned, to the fake "
-        "receiving the request line (same process, same clock).",
-        "",
-        _table(["milliseconds", "p50", "p95", "p99", "max", "mean"], rows),
-        "",
-        f"Targets (on the first request): p50 ≤ {lat['targets']['p50_ms']:g} ms, p99 ≤ "
-        f"{lat['targets']['p99_ms']:g} ms. Per channel: {channel_note}.",
-    ]
     inside = breakdown.get("provider_call_mean_in_reactor_ms")
+    calls = None
     if inside and "sdk_alone" in breakdown:
-        alone = breakdown["sdk_alone"]
-        parts += [
-            "",
-            "Mean duration of one whole provider call (send() to the answer), inside the "
-            "reactor during this benchmark (its `reactor_provider_call_duration_seconds`, "
-            "warm-up included) and for the same transport called alone in the bench process: "
-            + ", ".join(
-                f"{c}: {inside.get(c, float('nan')):.2f} ms in the reactor, "
-                f"{alone[c]['whole_call_ms']['mean']:.2f} ms alone"
-                for c in ("email", "sms")
-            )
-            + ".",
+        calls = [  # (channel, mean ms in the reactor, mean ms called alone)
+            (c, inside.get(c, float("nan")), breakdown["sdk_alone"][c]["whole_call_ms"]["mean"])
+            for c in ("email", "sms")
         ]
-    if png:
-        parts += ["", f"![latency histogram]({png})"]
-    return "\n".join(parts)
+    return {
+        "table": _table(["milliseconds", "p50", "p95", "p99", "max", "mean"], rows),
+        "met_per_channel": lat.get("met_per_channel", {}),
+        "provider_calls": calls,
+        "png": png,
+    }
 
 
-def _throughput(tp: dict[str, Any]) -> str:
+def _throughput(tp: dict[str, Any]) -> dict[str, Any]:
+    """Section 2: its tables, the repeated 0 ms run and the profile (None when absent)."""
     rows = []
     for r in tp["runs"]:
         rows.append(
@@ -401,10 +367,39 @@ def _throughput(tp: dict[str, Any]) -> str:
             "-",
         ]
     )
-    cpu_rows = []
+    profile = tp.get("profile")
+    return {
+        "table": _table(
+            [
+                "provider delay ms",
+                "processes",
+                "SEND_CONCURRENCY",
+                "seconds",
+                "deliveries/s",
+                "per process",
+                "cap = concurrency / delay",
+                "first request after ms",
+                "peak RSS MB",
+                "sent by each process",
+                "duplicates",
+            ],
+            rows,
+        ),
+        "repeated": repeated[0] if repeated else None,
+        "bare_runs": bare.get("all_deliveries_per_second", []),
+        "cpu_table": _cpu(tp),
+        "profile": profile,
+        "profile_table": _profile(profile),
+        "call_means_table": _call_means(tp),
+    }
+
+
+def _cpu(tp: dict[str, Any]) -> str:
+    """CPU per delivery by component, each run and the bare loop."""
+    rows = []
     for r in tp["runs"]:
         per = r["cpu_ms_per_delivery"]
-        cpu_rows.append(
+        rows.append(
             [
                 f"{r['provider_delay_ms']:g} ms, {r['processes']} proc, c={r['send_concurrency']}",
                 per["reactor"],
@@ -415,7 +410,8 @@ def _throughput(tp: dict[str, Any]) -> str:
                 f"{r['cpu_utilisation_of_machine']:.0%}",
             ]
         )
-    cpu_rows.append(
+    bare = tp["bare_loop"]
+    rows.append(
         [
             "bare SDK loop, 0 ms",
             bare["cpu_ms_per_delivery"],
@@ -426,71 +422,32 @@ def _throughput(tp: dict[str, Any]) -> str:
             "-",
         ]
     )
-    return "\n".join(
+    return _table(
         [
-            f"{tp['invoices']:,} MATCHED invoices moved to `NEEDS_REVIEW` by one UPDATE; one "
-            f"email and one SMS recipient, so {tp['deliveries']:,} deliveries. Clock: from the "
-            f"UPDATE's COMMIT to the last of the {tp['deliveries']:,} requests answered 2xx by the "
-            "fakes. "
-            "Fresh database and fresh reactor process(es) per row. The bare loop is "
-            "`bench/bare_loop.py`: its own process, the reactor's SendGrid and Twilio "
-            "transports from as many asyncio tasks as SEND_CONCURRENCY, messages rendered "
-            "before the clock starts.",
-            "",
-            _table(
-                [
-                    "provider delay ms",
-                    "processes",
-                    "SEND_CONCURRENCY",
-                    "seconds",
-                    "deliveries/s",
-                    "per process",
-                    "cap = concurrency / delay",
-                    "first request after ms",
-                    "peak RSS MB",
-                    "sent by each process",
-                    "duplicates",
-                ],
-                rows,
-            ),
-            *(
-                [
-                    "",
-                    f"The 0 ms one-process run and the bare loop were each run "
-                    f"{repeated[0]['repetitions']} times, alternating; the rows show the median. "
-                    "All runs (deliveries/s): reactor "
-                    + ", ".join(f"{v:,.0f}" for v in repeated[0]["all_deliveries_per_second"])
-                    + "; bare loop "
-                    + ", ".join(f"{v:,.0f}" for v in bare.get("all_deliveries_per_second", []))
-                    + ".",
-                ]
-                if repeated
-                else []
-            ),
-            "",
-            "CPU spent per delivery (ms), by component, and how busy the machine was "
-            "(100% = all cores busy for the whole run). The fakes run inside the bench "
-            "process, on the same cores.",
-            "",
-            _table(
-                [
-                    "run",
-                    "reactor(s)",
-                    "PostgreSQL",
-                    "bench + fakes",
-                    "other processes",
-                    "stolen by the hypervisor",
-                    "machine busy (ours)",
-                ],
-                cpu_rows,
-            ),
-            *_profile(tp),
-            *_call_means(tp),
-        ]
+            "run",
+            "reactor(s)",
+            "PostgreSQL",
+            "bench + fakes",
+            "other processes",
+            "stolen by the hypervisor",
+            "machine busy (ours)",
+        ],
+        rows,
     )
 
 
-def _call_means(tp: dict[str, Any]) -> list[str]:
+def _profile(profile: dict[str, Any] | None) -> str | None:
+    """Share of the GIL-holding samples per component (None without `--profile`)."""
+    if not profile:
+        return None
+    return _table(
+        ["component", "share of GIL-holding samples"],
+        [[k, f"{v:.1%}"] for k, v in profile["components"].items()],
+    )
+
+
+def _call_means(tp: dict[str, Any]) -> str | None:
+    """Mean provider call inside each reactor process, per run (None if not recorded)."""
     rows = []
     for r in tp["runs"]:
         for index, means in enumerate(r.get("provider_call_mean_ms") or []):
@@ -502,36 +459,11 @@ def _call_means(tp: dict[str, Any]) -> list[str]:
                     means.get("sms", "-"),
                 ]
             )
-    if not rows:
-        return []
-    return [
-        "",
-        "Mean duration of one provider call inside the reactor (send() to the answer, "
-        "from its `reactor_provider_call_duration_seconds`), ms:",
-        "",
-        _table(["run", "email", "SMS"], rows),
-    ]
+    return _table(["run", "email", "SMS"], rows) if rows else None
 
 
-def _profile(tp: dict[str, Any]) -> list[str]:
-    profile = tp.get("profile")
-    if not profile:
-        return []
-    return [
-        "",
-        "Where one reactor process holds the interpreter lock at 0 ms: `py-spy record --gil` "
-        f"during one extra, unreported run ({profile['samples']:,} samples; that run made "
-        f"{profile['deliveries_per_second_while_profiled']:,.0f} deliveries/s under the "
-        "profiler). The SDK shares include their HTTP work.",
-        "",
-        _table(
-            ["component", "share of GIL-holding samples"],
-            [[k, f"{v:.1%}"] for k, v in profile["components"].items()],
-        ),
-    ]
-
-
-def _trigger(tc: dict[str, Any]) -> str:
+def _trigger(tc: dict[str, Any]) -> dict[str, Any]:
+    """Section 3: its table, and the outbox write alone (NaN if not measured)."""
     rows = [
         [
             f"`{s['statement']}` (rows {s['rows_before']})",
@@ -543,27 +475,17 @@ def _trigger(tc: dict[str, Any]) -> str:
         ]
         for s in tc["scenarios"].values()
     ]
-    return "\n".join(
-        [
-            f"{tc['rows']:,} invoices; before every timed statement: {tc['reset_between_runs']}. "
-            f"Median of {tc['repetitions']} runs each way, alternating which goes first; "
-            "timed from execute to the end of COMMIT; no reactor running.",
-            "",
-            _table(
-                ["statement", "triggers on (ms)", "triggers off (ms)", "ratio", "target", "result"],
-                rows,
-            ),
-            "",
-            "For comparison, the outbox write alone, without any trigger: "
-            "`INSERT INTO review_events (invoice_ids) SELECT array_agg(id) FROM invoices` "
-            f"(one row of {tc['rows']:,} ids): "
-            f"{tc.get('outbox_insert_alone_ms', float('nan')):,.0f} ms (median, same reset and "
-            "timing).",
-        ]
-    )
+    return {
+        "table": _table(
+            ["statement", "triggers on (ms)", "triggers off (ms)", "ratio", "target", "result"],
+            rows,
+        ),
+        "outbox_insert_alone_ms": tc.get("outbox_insert_alone_ms", float("nan")),
+    }
 
 
-def _upstream(up: dict[str, Any]) -> str:
+def _upstream(up: dict[str, Any]) -> dict[str, Any]:
+    """Section 8: ratios to `none` per writer count, and latency by mode if measured."""
     writers = [str(w) for w in up["writers"]]
     results = up["results"]
     base = results["none"]
@@ -578,41 +500,26 @@ def _upstream(up: dict[str, Any]) -> str:
     headers = ["configuration"]
     for w in writers:
         headers += [f"tps, {w} writer(s)", f"latency, {w}"]
-    return "\n".join(
-        [
-            f"{up['invoices']:,} invoices; each upstream transaction one UPDATE toggling one "
-            "invoice in or out of review (pgbench, "
-            f"{up['seconds']} s per run, fsync and synchronous_commit on); the upstream server "
-            "and pgbench pinned to core 0, the reactor and the fakes to core 1. Throughput "
-            "(transactions per second in brackets) and mean transaction latency as ratios "
-            "to `none` at the same number of writers, all in one run.",
-            "",
-            _table(headers, rows),
-            *_upstream_latency(up.get("latency_ms")),
-        ]
-    )
+    return {
+        "table": _table(headers, rows),
+        "latency_table": _upstream_latency(up.get("latency_ms")),
+    }
 
 
-def _upstream_latency(latency: dict[str, dict[str, float]] | None) -> list[str]:
+def _upstream_latency(latency: dict[str, dict[str, float]] | None) -> str | None:
+    """Commit to first request, direct and replica mode (None if not measured)."""
     if not latency:
-        return []
+        return None
     direct = latency["direct"]
     rows = [
         [mode, s["p50"], s["p95"], s["p99"], s["n"], f"x {s['p50'] / direct['p50']:.2f}"]
         for mode, s in latency.items()
     ]
-    return [
-        "",
-        "Commit on the upstream → first provider request, one invoice at a time, direct and "
-        "replica mode side by side (both reactors running, blocks of transitions "
-        "alternating), pinned as above: the reactor, its own database in replica mode and "
-        "the fakes share core 1.",
-        "",
-        _table(["mode", "p50 ms", "p95 ms", "p99 ms", "samples", "p50 vs direct"], rows),
-    ]
+    return _table(["mode", "p50 ms", "p95 ms", "p99 ms", "samples", "p50 vs direct"], rows)
 
 
-def _sweep(sc: dict[str, Any]) -> str:
+def _sweep(sc: dict[str, Any]) -> dict[str, Any]:
+    """Section 4: time per statement of a pass, and the indexes the plans use."""
     queries = list(sc["scenarios"][0]["median_ms"])  # the statements of a pass, in order
     rows = [
         [
@@ -636,32 +543,16 @@ def _sweep(sc: dict[str, Any]) -> str:
         plan_rows.append(
             [f"`{q}`", ", ".join(indexes) or "-", "<br>".join(seqs) or "none", planning]
         )
-    params = sc["parameters"]
-    return "\n".join(
-        [
-            "One pass = the statements of a sweep, in order: `sweep_lock`, `sweep_orphans`, "
-            "then one round of the dispatcher's drain: `take_events` (up to "
-            f"{params['take_events']['limit']} outbox rows; the deliveries of the first "
-            f"{params['take_events']['claim_episodes']} episodes claimed, the rest left due), "
-            f"`claim_due` (limit {params['claim_due']['limit']}), `next_due` (and `waiting`, "
-            "the count `reactor status` shows): an idle dispatcher's parameters at the "
-            "default SEND_CONCURRENCY and CLAIM_BATCH_SIZE. "
-            "Each pass runs in a transaction that is rolled back; median of "
-            f"{sc['repetitions']} passes after one warm-up. Tables: 5% of invoices have a past "
-            "episode (a review_episodes row, two SENT deliveries), 1,000 of them still in "
-            "review; VACUUM ANALYZE after every change.",
-            "",
-            _table(["scenario", "in review", "in outbox", *queries, "total ms"], rows),
-            "",
-            "Indexes the plans use (`EXPLAIN (ANALYZE, BUFFERS)`, all scenarios; the full "
-            "plans are in `bench/results/raw/sweep_cost_plans.json` after a run):",
-            "",
-            _table(["statement", "indexes", "sequential scans", "planning ms (max)"], plan_rows),
-        ]
-    )
+    return {
+        "table": _table(["scenario", "in review", "in outbox", *queries, "total ms"], rows),
+        "plan_table": _table(
+            ["statement", "indexes", "sequential scans", "planning ms (max)"], plan_rows
+        ),
+    }
 
 
-def _baseline(bl: dict[str, Any]) -> str:
+def _baseline(bl: dict[str, Any]) -> dict[str, Any]:
+    """Section 6: polling beside the listener."""
     comp = bl["comparison"]
     stats = bl["latency_ms"]["first"]
     listener = comp.get("listener_latency_ms", {})
@@ -698,30 +589,20 @@ def _baseline(bl: dict[str, Any]) -> str:
             "",
         ],
     ]
-    return "\n".join(
-        [
-            "The old design: one reactor with `LISTENER_ENABLED=false` and "
-            f"`REVIEW_NOTIFICATION_INTERVAL={bl['review_notification_interval_minutes']}` "
-            f"(the shortest allowed). {bl['single_transitions']:,} single transitions committed "
-            f"back to back, then one UPDATE of {bl['bulk_invoices']:,} invoices, then wait "
-            f"for the next poll ({bl['seconds_from_bulk_commit_to_everything_sent']:,.0f} s "
-            "after the bulk COMMIT everything was sent). Same fakes, same SEND_CONCURRENCY.",
-            "",
-            _table(["measured", "polling", "listener (this run)", "ratio"], rows),
-        ]
-    )
+    return {"table": _table(["measured", "polling", "listener (this run)", "ratio"], rows)}
 
 
 def render(results_dir: Path, out: Path) -> str:
     """The document for the results in `results_dir`, to be written to `out`."""
+    template = ENVIRONMENT.get_template("report.md.j2")
     results = _load(results_dir)
     if not results:
-        return "# Benchmarks\n\nNo results yet: run `python -m bench`.\n"
+        return template.render(results=results)
     png_path = results_dir / "latency.png"
     png = os.path.relpath(png_path, out.parent) if png_path.exists() else None
-    tp = results.get("throughput")
     notes = results_dir / "NOTES.md"
-    return TEMPLATE.render(
+    return template.render(
+        results=results,
         commands=_commands(results),
         machine=_machine(results),
         other_settings=", ".join(
@@ -731,8 +612,7 @@ def render(results_dir: Path, out: Path) -> str:
         ),
         summary=_summary(results),
         latency=_latency(lat, png) if (lat := results.get("latency")) else None,
-        throughput=_throughput(tp) if tp else None,
-        memory=tp["memory"] if tp else None,
+        throughput=_throughput(tp) if (tp := results.get("throughput")) else None,
         trigger_cost=_trigger(tc) if (tc := results.get("trigger_cost")) else None,
         sweep_cost=_sweep(sc) if (sc := results.get("sweep_cost")) else None,
         baseline=_baseline(bl) if (bl := results.get("baseline")) else None,

@@ -17,18 +17,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
 import pytest
-from starlette.testclient import TestClient
 
 from reactor.db.embedded import EmbeddedPostgres
 from reactor.runtime.wiring import Service, build_service
 from reactor.settings.service import load_settings
 from tests.fakes import FakeSendGrid, FakeTwilio, RecordedRequest
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
@@ -321,6 +323,8 @@ def in_process_app(
     """
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    from starlette.testclient import TestClient  # only the in-process tests need it
+
     settings = load_settings()
     service = build_service(settings, env["DATABASE_URL"], revision=None)
     with TestClient(
