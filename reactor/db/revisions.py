@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from reactor.db.connections import connect, current_revision
 
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 
 
 class MigrationError(Exception):

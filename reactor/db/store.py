@@ -33,6 +33,14 @@ class Taken:
     rows: list[Row]  # deliveries claimed now (SENDING) and those SKIPPED or FAILED
 
 
+@dataclass(frozen=True)
+class OrphanChunk:
+    """What one chunk of the sweep's walk over invoices found."""
+
+    adopted: int  # invoices in review never notified, now in the outbox
+    next_after: UUID | None  # where the next chunk starts; None: the walk reached the end
+
+
 def outcome_params(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
     """record_outcomes.sql's parameters: one entry per row (a digest's rows share one)."""
     rows = [(row, o) for o in outcomes for row in o.rows()]
@@ -123,14 +131,18 @@ class Store:
 
     # -- the sweep and retention ---------------------------------------------
 
-    async def adopt_orphans(self) -> int | None:
-        """Queue invoices in review never notified; None when another sweep holds the lock."""
+    async def adopt_orphans(self, after: UUID, limit: int) -> OrphanChunk | None:
+        """Queue the invoices in review never notified among the next `limit` invoices
+        after `after` (sweep_orphans.sql); None when another sweep holds the lock."""
         async with self.pool.connection() as conn, conn.transaction():
             locked = await (await conn.execute(sql("queries/sweep_lock"))).fetchone()
             if not locked or not locked[0]:
                 return None
-            row = await (await conn.execute(sql("queries/sweep_orphans"))).fetchone()
-            return int(row[0]) if row else 0
+            cursor = await conn.execute(
+                sql("queries/sweep_orphans"), {"after": after, "limit": limit}
+            )
+            adopted, scanned, last = await cursor.fetchone() or (0, 0, None)
+            return OrphanChunk(int(adopted), None if scanned < limit else last)
 
     async def sweep_preview(self) -> Row:
         """What a sweep would find now, changing nothing (sweep_preview.sql)."""

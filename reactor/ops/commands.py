@@ -14,6 +14,7 @@ from uuid import UUID
 from reactor.db.store import Store
 from reactor.pipeline.prune import prune
 from reactor.pipeline.queue_state import read_queue_state
+from reactor.pipeline.sweep import adopt_orphans
 from reactor.runtime.wiring import build_dispatcher, open_store
 from reactor.settings.service import Settings
 from reactor.support.masking import mask_text
@@ -200,7 +201,7 @@ def run_sweep(settings: Settings, database_url: str, dry_run: bool) -> str:
                 rows.append(("deliveries that would be attempted (at most)", would_send))
                 return render_table(["found (dry run, nothing sent)", "count"], rows)
             dispatcher = build_dispatcher(store, settings)
-            orphans = await store.adopt_orphans() or 0
+            orphans, _ = await adopt_orphans(store)
             report = await dispatcher.drain_until_idle()
             await dispatcher.stop(grace=0)
         rows += [
