@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("reactor.sweep")
 
 PRUNE_EVERY_SECONDS = 86_400.0
-# Invoices read per chunk of the walk that finds orphans: an index range scan of this
-# many keys costs the upstream a few milliseconds per pass.
-ORPHAN_CHUNK = 20_000
+# Invoices read per pass by the walk that finds orphans: a primary-key range scan of
+# this many costs the upstream about 10 ms (BENCHMARKS.md section 4), at any table size.
+ORPHAN_CHUNK = 10_000
 FIRST_KEY = UUID(int=0)
 
 
