@@ -20,6 +20,14 @@ AUTH_PAUSE_SECONDS = 60.0
 # Twilio error codes that mean "this recipient cannot be texted": never retried.
 TWILIO_PERMANENT_CODES = frozenset({21211, 21214, 21408, 21610, 21612, 21614})
 TWILIO_AUTH_CODE = 20003
+# Slack answers most errors with HTTP 200 and `ok: false`; these refuse our token.
+SLACK_AUTH_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+)
+# Slack's own trouble, or too many calls: worth another attempt.
+SLACK_TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
 
 
 class FailureClass(StrEnum):
@@ -56,6 +64,17 @@ def classify_twilio(status: int, code: int | None) -> FailureClass:
     if code == TWILIO_AUTH_CODE:
         return FailureClass.AUTH
     return classify_status(status)
+
+
+def classify_slack(status: int, error: str | None) -> FailureClass:
+    """Slack's: the HTTP status for 429 and 5xx, else its `error` string. Everything else
+    (`channel_not_found`, `not_in_channel`, `is_archived`, `msg_too_long`, ...) is
+    permanent for that row."""
+    if status == 429 or status >= 500 or error in SLACK_TRANSIENT_ERRORS:
+        return FailureClass.TRANSIENT
+    if status == 401 or error in SLACK_AUTH_ERRORS:
+        return FailureClass.AUTH
+    return FailureClass.PERMANENT
 
 
 def retry_after_seconds(

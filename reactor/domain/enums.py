@@ -13,6 +13,7 @@ class Channel(StrEnum):
 
     EMAIL = "email"
     SMS = "sms"
+    SLACK = "slack"  # a Slack channel, `slack:#name` or `slack:C0123ABCD`
 
 
 class Status(StrEnum):

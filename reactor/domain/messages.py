@@ -7,6 +7,7 @@ length accounting is `reactor.messages.sms`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,4 +30,12 @@ class RenderedEmail:
     text: str
 
 
-Message = RenderedEmail | str  # an email, or an SMS body
+@dataclass(frozen=True)
+class ChatMessage:
+    """A chat message: Block Kit `blocks`, and a plain `text` for notifications."""
+
+    text: str
+    blocks: tuple[dict[str, Any], ...]
+
+
+Message = RenderedEmail | ChatMessage | str  # an email, a chat message, or an SMS body

@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from reactor.domain.messages import InvoiceView, RenderedEmail
+from reactor.domain.messages import ChatMessage, InvoiceView, RenderedEmail
+from reactor.messages import slack
 from reactor.messages.sms import fit_sms
 
 UNKNOWN_VENDOR = "Unknown vendor"
@@ -141,6 +142,18 @@ class MessageRenderer:
             ).strip()
 
         return fit_sms(build, facts["vendor"], self._sms_max_segments)
+
+    def slack(self, invoice: InvoiceView, waited_seconds: float | None = None) -> ChatMessage:
+        """The Slack message for one invoice (a reminder says how long it has waited)."""
+        waited = None if waited_seconds is None else slack.waited(waited_seconds)
+        return slack.invoice_message(self._facts(invoice), waited)
+
+    def digest_slack(self, invoices: Sequence[InvoiceView]) -> ChatMessage:
+        """One Slack message for several invoices: count, totals, the first 20, the queue."""
+        facts = self._digest_facts(invoices)
+        return slack.digest_message(
+            facts["count"], facts["totals"], facts["listed"], facts["unlisted"], facts["queue_link"]
+        )
 
     def _digest_facts(self, invoices: Sequence[InvoiceView]) -> dict[str, Any]:
         listed = [self._facts(invoice) for invoice in invoices[:DIGEST_LISTED]]

@@ -8,12 +8,18 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from reactor.domain.enums import Channel
-from reactor.support.masking import mask_email, mask_phone
+from reactor.support.masking import (
+    SLACK_CHANNEL_ID,
+    SLACK_CHANNEL_NAME,
+    mask_email,
+    mask_phone,
+)
 
 
 @dataclass(frozen=True)
 class Recipient:
-    """One recipient: a lower-case e-mail address or an E.164 phone number."""
+    """One recipient: a lower-case e-mail address, an E.164 phone number, or a Slack
+    channel (`#name` or its id)."""
 
     channel: Channel
     address: str
@@ -50,9 +56,19 @@ def _parse_phone(entry: str, default_region: str | None) -> Recipient | None:
     return Recipient(Channel.SMS, e164)
 
 
+def _parse_slack(channel: str) -> Recipient | None:
+    channel = channel.strip()
+    if SLACK_CHANNEL_NAME.fullmatch(channel) or SLACK_CHANNEL_ID.fullmatch(channel):
+        return Recipient(Channel.SLACK, channel)
+    return None
+
+
 def parse_recipient(entry: str, default_region: str | None = "US") -> Recipient | None:
-    """One e-mail address or phone number, normalised; None when it is neither."""
+    """One e-mail address, phone number or `slack:` channel, normalised; None when it is
+    none of them."""
     entry = entry.strip()
+    if entry.lower().startswith("slack:"):
+        return _parse_slack(entry[len("slack:") :])
     if "@" in entry:
         return _parse_email(entry)
     return _parse_phone(entry, default_region.upper() if default_region else None)
@@ -74,6 +90,8 @@ def parse_recipients(raw: str, default_region: str | None = "US") -> RecipientLi
         recipient = parse_recipient(entry, region)
         if recipient is not None:
             recipients[recipient] = None
+        elif entry.lower().startswith("slack:"):
+            rejected[f"{entry[:60]} (not a Slack channel: slack:#name, or slack:C0123ABCD)"] = None
         elif "@" in entry:
             rejected[f"{mask_email(entry)} (not a valid email address)"] = None
         else:

@@ -21,6 +21,7 @@ from reactor.db.connections import libpq_url
 from reactor.domain.enums import Channel
 from reactor.policy.recipients import RecipientList, parse_recipients
 from reactor.policy.rules import Rules, configured_rules, valid_timezone
+from reactor.settings.chat import ChatSettings
 from reactor.settings.console import ConsoleSettings
 from reactor.settings.receipts import SETTINGS_CONFIG, ReceiptSettings
 from reactor.settings.smtp import SmtpSettings
@@ -66,7 +67,9 @@ class DatabaseSettings(BaseSettings):
         return value
 
 
-class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings, UpstreamSettings):
+class Settings(
+    DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings, UpstreamSettings, ChatSettings
+):
     """Every setting of the service. Names are the environment variables, upper-cased."""
 
     # Prepared statements on the pooled connections: not through PgBouncer in transaction
@@ -151,6 +154,12 @@ class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings,
     @model_validator(mode="after")
     def _someone_is_told(self) -> Settings:
         self.__dict__["rules"] = _rules_of(self)  # the cached property, checked now
+        in_slack = self.recipients.for_channel(Channel.SLACK)
+        if in_slack and self.slack_transport == "auto" and not self.slack_bot_token:
+            raise ValueError(
+                "SLACK_BOT_TOKEN: required by the slack: recipients (or SLACK_TRANSPORT=console "
+                "to log their messages instead)"
+            )
         return self
 
     @field_validator("provider_ca_bundle")
@@ -204,9 +213,13 @@ class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings,
                 ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
                 ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
             ]
+        if self.slack_transport == "slack":
+            needed += [("SLACK_BOT_TOKEN", self.slack_bot_token)]
         for name, value in needed:
             if not value:
-                transport = "EMAIL" if name.startswith(("SENDGRID", "SMTP")) else "SMS"
+                transport = {"SENDGRID": "EMAIL", "SMTP": "EMAIL", "TWILIO": "SMS"}.get(
+                    name.split("_")[0], "SLACK"
+                )
                 chosen = self.transport_setting(transport.lower())
                 raise ValueError(f"{name}: required by {transport}_TRANSPORT={chosen} but not set")
 
@@ -227,7 +240,7 @@ class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings,
         """Every credential in these settings, for the log redactor."""
         values = [
             s.get_secret_value()
-            for s in (self.sendgrid_api_key, self.twilio_auth_token)
+            for s in (self.sendgrid_api_key, self.twilio_auth_token, self.slack_bot_token)
             if s is not None
         ]
         for url in (self.database_url, self.listener_database_url):
@@ -244,8 +257,12 @@ class Settings(DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings,
         return self.database_prepared_statements == "true"
 
     def transport_setting(self, channel: str) -> str:
-        """EMAIL_TRANSPORT or SMS_TRANSPORT as configured (`auto` or a transport)."""
-        return self.email_transport if channel == Channel.EMAIL else self.sms_transport
+        """The channel's *_TRANSPORT as configured (`auto` or a transport)."""
+        return {
+            Channel.EMAIL: self.email_transport,
+            Channel.SMS: self.sms_transport,
+            Channel.SLACK: self.slack_transport,
+        }[Channel(channel)]
 
     @property
     def email_transport_in_use(self) -> Literal["sendgrid", "smtp", "console"]:

@@ -29,6 +29,9 @@ _PHONE_RE = re.compile(
 )
 _PHONE_TOKEN_RE = re.compile(r"%20|(\d+)")
 _NON_DIGIT_RE = re.compile(r"[^0-9]")
+# A Slack conversation's id (public C…, private G…, direct D…), and a channel's name.
+SLACK_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{8,12}")
+SLACK_CHANNEL_NAME = re.compile(r"#[a-z0-9][a-z0-9_-]{0,79}")
 # A long digit run with a decimal point is a signed amount ("+12345678.90").
 _DECIMAL_RE = re.compile(r"\d{8,}\.\d")
 
@@ -52,8 +55,13 @@ def mask_phone(number: str) -> str:
 
 
 def mask_recipient(recipient: str) -> str:
-    """Mask a recipient: as an e-mail address if it contains ``@``, else as a phone."""
-    return mask_email(recipient) if "@" in recipient else mask_phone(recipient)
+    """Mask a recipient: as an e-mail address if it contains ``@``, as a phone number if
+    it starts with ``+``; a chat channel (``#ap-review``, ``C0123ABCD``) is no person's."""
+    if "@" in recipient:
+        return mask_email(recipient)
+    if recipient.startswith("#") or SLACK_CHANNEL_ID.fullmatch(recipient):
+        return recipient
+    return mask_phone(recipient)
 
 
 def _mask_email_match(match: re.Match[str]) -> str:

@@ -1,4 +1,4 @@
-"""Transports: SendGrid or an SMTP relay (email), Twilio (SMS), and the log fallback.
+"""Transports: SendGrid or an SMTP relay (email), Twilio (SMS), Slack, and the log fallback.
 
 The fallback is the `console` transport: it writes the message to the log.
 """
@@ -72,4 +72,22 @@ def build_transports(settings: Settings) -> dict[Channel, Transport]:
         )
     else:
         transports[Channel.SMS] = LogTransport(Channel.SMS)
+    if settings.recipients.for_channel(Channel.SLACK):  # nobody in Slack: no channel
+        transports[Channel.SLACK] = slack_transport(settings, ca_bundle)
     return transports
+
+
+def slack_transport(settings: Settings, ca_bundle: str | None) -> Transport:
+    """Slack's transport: the Web API with the bot token, or the log (SLACK_TRANSPORT)."""
+    if settings.slack_transport_in_use == "console":
+        return LogTransport(Channel.SLACK)
+    assert settings.slack_bot_token  # checked at start-up
+    from reactor.transports.slack import SlackTransport
+
+    return SlackTransport(
+        token=settings.slack_bot_token.get_secret_value(),
+        api_url=str(settings.slack_api_url),
+        timeout=settings.provider_timeout_seconds,
+        ca_bundle=ca_bundle,
+        max_connections=settings.send_concurrency,
+    )

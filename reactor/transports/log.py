@@ -7,7 +7,7 @@ import uuid
 import structlog
 
 from reactor.domain.enums import Channel
-from reactor.domain.messages import Message
+from reactor.domain.messages import ChatMessage, Message
 from reactor.support.masking import mask_recipient
 
 log = structlog.get_logger("reactor.transports.console")
@@ -29,6 +29,13 @@ class LogTransport:
                 "sms (console transport)",
                 to=mask_recipient(recipient),
                 body=message,
+                message_id=message_id,
+            )
+        elif isinstance(message, ChatMessage):
+            log.info(
+                f"{self.channel} (console transport)",
+                to=mask_recipient(recipient),
+                text=message.text,
                 message_id=message_id,
             )
         else:

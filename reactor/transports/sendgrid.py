@@ -13,7 +13,7 @@ from sendgrid.helpers.mail import Content, CustomArg, Email, Mail, To
 
 from reactor.domain.decisions import FailureClass, SendError, classify_status, retry_after_seconds
 from reactor.domain.enums import Channel
-from reactor.domain.messages import Message
+from reactor.domain.messages import Message, RenderedEmail
 from reactor.transports.pool import POOL_ERRORS, ProviderSession, path_prefix
 
 SEND_PATH = "/v3/mail/send"
@@ -66,7 +66,7 @@ class SendGridTransport:
         The delivery row's id travels as a custom argument, which SendGrid's Event
         Webhook sends back with every event about the message.
         """
-        assert not isinstance(message, str), "SendGrid sends emails"
+        assert isinstance(message, RenderedEmail), "SendGrid sends emails"
         mail = Mail(from_email=self._from, to_emails=To(recipient), subject=message.subject)
         mail.add_content(Content("text/plain", message.text))
         mail.add_content(Content("text/html", message.html))

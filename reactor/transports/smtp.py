@@ -18,7 +18,7 @@ import aiosmtplib
 
 from reactor.domain.decisions import FailureClass, SendError
 from reactor.domain.enums import Channel
-from reactor.domain.messages import Message
+from reactor.domain.messages import Message, RenderedEmail
 from reactor.settings.smtp import SmtpServer
 from reactor.transports.pool import tls_context
 
@@ -59,7 +59,7 @@ class SmtpTransport:
 
     def message(self, recipient: str, message: Message) -> EmailMessage:
         """The MIME message: a text part and an HTML alternative, with our Message-ID."""
-        assert not isinstance(message, str), "SMTP sends emails"
+        assert isinstance(message, RenderedEmail), "SMTP sends emails"
         mail = EmailMessage()
         mail["From"] = self._from
         mail["To"] = recipient

@@ -2,7 +2,8 @@
 
 The specs live outside the repo, in ``shared/contracts`` next to it, and are read at test
 time (never copied into the project). When they are absent the validators call
-``pytest.skip``.
+``pytest.skip`` (``slack_request_problems``, which the Slack fake calls on every request,
+answers ``None`` instead).
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft4Validator, Draft202012Validator, FormatChecker
 
 from .server import RecordedRequest
 
 __all__ = [
     "CONTRACTS_DIR",
     "contracts_available",
+    "slack_arguments",
+    "slack_contract_available",
+    "slack_request_problems",
     "validate_sendgrid_request",
+    "validate_slack_request",
+    "validate_slack_response",
     "validate_twilio_message",
     "validate_twilio_request",
 ]
@@ -30,6 +36,7 @@ __all__ = [
 CONTRACTS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
 SENDGRID_SPEC = "tsg_mail_v3.json"
 TWILIO_SPEC = "twilio_api_v2010.json"
+SLACK_SPEC = "slack_web_openapi_v2.json"
 SENDGRID_OPERATION = "SendMail"
 TWILIO_OPERATION = "CreateMessage"
 FORM = "application/x-www-form-urlencoded"
@@ -41,12 +48,23 @@ def contracts_available() -> bool:
 
 
 @cache
-def _spec(name: str) -> dict[str, Any]:
-    path = CONTRACTS_DIR / name
-    if not path.is_file():
-        pytest.skip(f"provider contract {path} is not available")
+def _read(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as fh:
-        return json.load(fh)
+        spec: dict[str, Any] = json.load(fh)
+    return spec
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    """The spec ``name``, or ``None`` when it is absent (absence is not cached)."""
+    path = CONTRACTS_DIR / name
+    return _read(path) if path.is_file() else None
+
+
+def _spec(name: str) -> dict[str, Any]:
+    spec = _load(name)
+    if spec is None:
+        pytest.skip(f"provider contract {CONTRACTS_DIR / name} is not available")
+    return spec
 
 
 class _Operation:
@@ -263,3 +281,192 @@ def validate_twilio_message(payload: Any, status: int = 201) -> None:
         f"Twilio {status} body does not match the {TWILIO_OPERATION} contract",
         _errors(op.response_schema(status), payload),
     )
+
+
+# --------------------------------------------------------------------------- Slack
+# The Slack spec is Swagger 2.0: a method's arguments are ``formData`` parameters (each a
+# string, boolean or integer), the token is a ``header`` parameter named ``token`` (sent as
+# ``Authorization: Bearer ...``), and the operation's ``consumes`` lists the accepted bodies.
+JSON = "application/json"
+
+
+def slack_contract_available() -> bool:
+    """True when the Slack Web API spec file is present."""
+    return (CONTRACTS_DIR / SLACK_SPEC).is_file()
+
+
+class _SlackMethod:
+    """One Slack Web API method of the Swagger 2.0 spec."""
+
+    def __init__(self, spec: dict[str, Any], name: str) -> None:
+        item = spec.get("paths", {}).get(f"/{name}")
+        if not item:
+            raise AssertionError(f"{SLACK_SPEC} has no method {name!r}")
+        [(verb, op)] = [(k, v) for k, v in item.items() if isinstance(v, dict)]
+        self.spec = spec
+        self.name = name
+        self.op: dict[str, Any] = op
+        self.http_method = verb.upper()
+        self.path = f"{spec.get('basePath', '')}/{name}"
+        self.consumes: list[str] = op.get("consumes", spec.get("consumes", []))
+        params = op.get("parameters", [])
+        self.form: dict[str, dict[str, Any]] = {
+            p["name"]: p for p in params if p.get("in") == "formData"
+        }
+        self.headers: dict[str, dict[str, Any]] = {
+            p["name"]: p for p in params if p.get("in") == "header"
+        }
+
+    def response_schema(self, status: int | str = 200) -> dict[str, Any]:
+        """The response schema for ``status`` (``"default"``: the error body)."""
+        try:
+            schema = self.op["responses"][str(status)]["schema"]
+        except KeyError:
+            raise AssertionError(f"{self.name} has no {status} response schema") from None
+        # '#/definitions/...' references resolve against the root: put the spec's there.
+        return {**schema, "definitions": self.spec.get("definitions", {})}
+
+
+@cache
+def _slack_method(name: str) -> _SlackMethod:
+    spec = _load(SLACK_SPEC)
+    if spec is None:
+        raise FileNotFoundError(CONTRACTS_DIR / SLACK_SPEC)
+    return _SlackMethod(spec, name)
+
+
+def slack_arguments(rec: RecordedRequest) -> tuple[dict[str, Any], list[str]]:
+    """A Slack call's arguments (query string, then JSON or form body) and decoding problems."""
+    ctype = rec.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+    query = parse_qs(urlsplit(rec.path).query, keep_blank_values=True)
+    fields: dict[str, Any] = {k: v[0] if len(v) == 1 else v for k, v in query.items()}
+    if not rec.body:
+        return fields, []
+    try:
+        text = rec.body.decode("utf-8")
+    except UnicodeDecodeError:
+        return fields, ["body is not UTF-8"]
+    if ctype == JSON:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            return fields, [f"body is not JSON: {exc}"]
+        if not isinstance(data, dict):
+            return fields, ["the JSON body is not an object"]
+        return {**fields, **data}, []
+    form = parse_qs(text, keep_blank_values=True)
+    return {**fields, **{k: v[0] if len(v) == 1 else v for k, v in form.items()}}, []
+
+
+def _slack_value(name: str, value: Any, param: dict[str, Any], json_body: bool) -> list[str]:
+    """Problems with one argument, given its spec ``type`` (form values are all strings)."""
+    kind = param.get("type", "string")
+    if isinstance(value, list) and not json_body:
+        return [f"{name}: given {len(value)} times"]
+    # "A JSON-based array of structured blocks, presented as a URL-encoded string": a string
+    # holding JSON in a form body; a JSON body may carry the array itself.
+    structured = "JSON" in param.get("description", "")
+    if structured:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return [f"{name}: not JSON"]
+        if not isinstance(value, list):
+            return [f"{name}: not a JSON array"]
+        return []
+    if kind == "boolean":
+        if isinstance(value, bool) or value in (0, 1):
+            return []
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return []
+        return [f"{name}: {value!r} is not a boolean"]
+    if kind in ("integer", "number"):
+        if isinstance(value, str):
+            try:
+                int(value) if kind == "integer" else float(value)
+            except ValueError:
+                return [f"{name}: {value!r} is not an {kind}"]
+            return []
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return [] if ok else [f"{name}: {value!r} is not an {kind}"]
+    # string: in a JSON body Slack also takes a plain JSON scalar (slack_sdk sends booleans)
+    if isinstance(value, str) or (json_body and isinstance(value, bool | int | float)):
+        return []
+    return [f"{name}: {type(value).__name__} where the spec says {kind}"]
+
+
+def _slack_check(rec: RecordedRequest, method: str) -> tuple[dict[str, Any], list[str]]:
+    op = _slack_method(method)
+    problems = []
+    if rec.method != op.http_method:
+        problems.append(f"method {rec.method} (the spec says {op.http_method})")
+    path = urlsplit(rec.path).path
+    if path != op.path:
+        problems.append(f"path {path!r} (the spec says {op.path!r})")
+    ctype = rec.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+    if rec.body and ctype not in op.consumes:
+        problems.append(f"Content-Type {ctype!r} (the spec says one of {op.consumes})")
+    for name, param in op.headers.items():
+        if name == "token":
+            scheme, _, token = rec.headers.get("Authorization", "").partition(" ")
+            if param.get("required") and (scheme.lower() != "bearer" or not token.strip()):
+                problems.append("token: required, as 'Authorization: Bearer <token>'")
+        elif param.get("required") and name not in rec.headers:
+            problems.append(f"header {name}: required")
+    fields, decoding = slack_arguments(rec)
+    problems += decoding
+    json_body = ctype == JSON
+    for name, value in fields.items():
+        if name not in op.form:
+            problems.append(f"{name}: not an argument of {method}")
+        else:
+            problems += _slack_value(name, value, op.form[name], json_body)
+    problems += [
+        f"{name}: required"
+        for name, param in op.form.items()
+        if param.get("required") and name not in fields
+    ]
+    return fields, problems
+
+
+def slack_request_problems(rec: RecordedRequest, method: str) -> list[str] | None:
+    """Problems of ``rec`` against the spec's Slack ``method`` (say ``chat.postMessage``).
+
+    Checks the HTTP method, path, Content-Type, the bearer token, that every required
+    argument is present and that no argument is one the spec does not list, and each
+    argument's type. ``None`` when the spec is absent (nothing was checked).
+    """
+    if not slack_contract_available():
+        return None
+    return _slack_check(rec, method)[1]
+
+
+def validate_slack_request(rec: RecordedRequest, method: str | None = None) -> dict[str, Any]:
+    """Assert ``rec`` is a valid call of a Slack method (by default: its path's last part).
+
+    Returns the arguments; skips the test when the spec is absent.
+    """
+    _spec(SLACK_SPEC)
+    method = method or urlsplit(rec.path).path.rsplit("/", 1)[-1]
+    fields, problems = _slack_check(rec, method)
+    _fail(f"Slack request does not match the {method} contract", problems)
+    return fields
+
+
+def validate_slack_response(method: str, payload: Any, status: int | str = 200) -> None:
+    """Assert ``payload`` matches the spec's ``status`` response schema of Slack ``method``.
+
+    ``status="default"`` is the error body. (The spec's ``chat.update`` success schema says
+    ``message.blocks`` is an object, where Slack answers an array: don't check it there.)
+    """
+    _spec(SLACK_SPEC)
+    schema = _slack_method(method).response_schema(status)
+    errors = [
+        f"{'/'.join(str(p) for p in e.absolute_path) or '(body)'}: {e.message}"
+        for e in sorted(
+            Draft4Validator(schema).iter_errors(payload),
+            key=lambda e: [str(p) for p in e.absolute_path],
+        )
+    ]
+    _fail(f"Slack {method} {status} body does not match the contract", errors)

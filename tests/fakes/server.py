@@ -107,11 +107,16 @@ class RecordedRequest:
     status: int = 0
     message_id: str | None = None
     responded_at: float | None = None
+    #: The provider's refusal code where its answer carries one (Slack's ``{"ok": false,
+    #: "error": ...}``, which comes with HTTP 200); a request with an error is not accepted.
+    error: str | None = None
+    #: Why the fake itself refused the request (its validation problems), else empty.
+    reasons: list[str] = field(default_factory=list)
 
     @property
     def accepted(self) -> bool:
-        """True once a 2xx answer has been written for this request."""
-        return 200 <= self.status < 300 and self.responded_at is not None
+        """True once a 2xx answer that does not refuse the request has been written for it."""
+        return 200 <= self.status < 300 and self.responded_at is not None and self.error is None
 
     def json(self) -> Any:
         """The body parsed as JSON."""
@@ -286,7 +291,9 @@ class FakeServer:
         with self._cond:
             recs = list(self._records)
         shown = ", ".join(
-            f"{r.method} {r.path} -> {r.status or 'dropped'} ({r.recipient})" for r in recs[-10:]
+            f"{r.method} {r.path} -> {r.status or 'dropped'}"
+            f"{f' {r.error}' if r.error else ''} ({r.recipient})"
+            for r in recs[-10:]
         )
         more = f" (last 10 of {len(recs)})" if len(recs) > 10 else ""
         return f"all requests{more}: [{shown}]"

@@ -62,6 +62,12 @@ GOOD = {
         ({"DATABASE_PREPARED_STATEMENTS": "maybe"}, "DATABASE_PREPARED_STATEMENTS"),
         ({"RETENTION_DAYS": "-1"}, "RETENTION_DAYS"),
         ({"DISPATCHER_STALL_SECONDS": "0"}, "DISPATCHER_STALL_SECONDS"),
+        # Slack: a recipient there needs the bot token; the API only over https.
+        ({"NOTIFICATION_RECIPIENTS": "slack:#ap-review"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_TRANSPORT": "slack"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_API_URL": "http://proxy.acme.example/api/"}, "SLACK_API_URL"),
+        ({"SLACK_TRANSPORT": "teams"}, "SLACK_TRANSPORT"),
     ],
 )
 @pytest.mark.parametrize("command", ["run", "sweep"])
@@ -107,3 +113,27 @@ def test_prepared_statements_follow_the_setting(
         values["LISTENER_DATABASE_URL"] = listener_url
     settings = Settings(_env_file=None, **{k.lower(): v for k, v in values.items()})
     assert settings.prepare_statements is prepared
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SLACK_API_URL", "http://proxy.acme.example/secret-path/"),
+        ("SLACK_BOT_TOKEN", "xoxp-a-user-token-not-a-bot-one"),
+    ],
+)
+def test_a_bad_slack_setting_is_named_but_never_printed(
+    variable: str,
+    value: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)
+    for name, setting in {**GOOD, variable: value}.items():
+        monkeypatch.setenv(name, setting)
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert variable in err and value not in err and "secret-path" not in err

@@ -49,7 +49,7 @@ class ConsoleActions(ConsoleBase):
     async def pause(self, request: Request, session: Session, form: dict[str, str]) -> Response:
         """Pause or resume a channel for every reactor (persisted; followed within seconds)."""
         channel, action = request.path_params["channel"], request.path_params["action"]
-        if channel not in ("email", "sms") or action not in ("pause", "resume"):
+        if channel not in {c.value for c in self.channels} or action not in ("pause", "resume"):
             return Response("no such channel or action", status_code=404)
         state = next(s for c, s in self.channels.items() if c.value == channel)
         if action == "pause":

@@ -1,0 +1,82 @@
+"""Slack messages: Block Kit built from the renderer's facts, and mrkdwn escaping.
+
+Every piece of invoice text goes into `plain_text` objects, which Slack never parses
+for formatting, links or mentions; the top-level `text` (shown in notifications) is
+mrkdwn, so `&`, `<` and `>` are escaped there: `<!channel>` cannot ping anybody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reactor.domain.messages import ChatMessage
+
+HEADER_MAX = 150  # Slack's limit for a header block's text
+FIELD_MAX = 2000  # a section field's text (Slack allows 2,000)
+BUTTON_MAX = 75
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Slack's three control characters, as its docs say to escape them."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def waited(seconds: float) -> str:
+    """How long an invoice has waited, in the largest whole unit ("3 hours", "2 days")."""
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return "less than a minute"
+
+
+def _plain(text: str, limit: int = FIELD_MAX) -> dict[str, Any]:
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return {"type": "plain_text", "text": text or " ", "emoji": False}
+
+
+def _button(label: str, url: str) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "elements": [{"type": "button", "text": _plain(label, BUTTON_MAX), "url": url}],
+    }
+
+
+def invoice_message(facts: dict[str, Any], reminder: str | None) -> ChatMessage:
+    """One invoice: a header, vendor and amount, how long it waited, the link button."""
+    title = (
+        f"Reminder: invoice {facts['reference']} still needs review"
+        if reminder
+        else (f"Invoice {facts['reference']} needs review")
+    )
+    fields = [_plain(f"Vendor: {facts['vendor']}"), _plain(f"Amount: {facts['amount']}")]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(title, HEADER_MAX)},
+        {"type": "section", "fields": fields},
+    ]
+    if reminder:
+        blocks.append(
+            {"type": "context", "elements": [_plain(f"Waiting for review for {reminder}")]}
+        )
+    blocks.append(_button("Open invoice", facts["link"]))
+    text = f"{title}: {facts['vendor']}, {facts['amount']}"
+    return ChatMessage(text=escape_mrkdwn(text), blocks=tuple(blocks))
+
+
+def digest_message(
+    count: int, totals: str, listed: Sequence[dict[str, Any]], unlisted: int, queue_link: str
+) -> ChatMessage:
+    """Several invoices: the count and totals, one line each for the first 20, the queue."""
+    title = f"{count} invoices need review"
+    lines = [f"{f['reference']}: {f['vendor']}, {f['amount']}" for f in listed]
+    if unlisted:
+        lines.append(f"and {unlisted} more")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(title, HEADER_MAX)},
+        {"type": "section", "text": _plain(f"Total: {totals}")},
+        {"type": "section", "text": _plain("\n".join(lines))},
+        _button("Open the review queue", queue_link),
+    ]
+    return ChatMessage(text=escape_mrkdwn(f"{title} ({totals})"), blocks=tuple(blocks))

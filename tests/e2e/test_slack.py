@@ -1,0 +1,159 @@
+"""Slack end to end: a real `reactor run`, the real slack_sdk, a fake Slack Web API.
+
+The fake validates every call against Slack's published OpenAPI description (when
+../shared/contracts is there) and checks the Block Kit it receives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeSendGrid, Reply
+from tests.fakes.slack import FakeSlack
+from tests.helpers import (
+    EMAILS,
+    ReactorProcess,
+    insert_invoices,
+    query,
+    scalar,
+    wait_until,
+)
+
+CHANNEL = "#ap-review"
+HOSTILE = "<!channel> <script> *bold* & <http://evil|click>"
+FLIP = "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = ANY(%s::uuid[])"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+def _env(reactor_env: dict[str, str], slack: FakeSlack, **extra: str) -> dict[str, str]:
+    return {
+        **reactor_env,
+        "NOTIFICATION_RECIPIENTS": f"slack:{CHANNEL},{EMAILS[0]}",
+        "SLACK_TRANSPORT": "slack",
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_API_URL": slack.api_url,
+        **extra,
+    }
+
+
+def _slack_rows(url: str) -> list[tuple]:
+    return query(
+        url,
+        "SELECT status, provider_message_id, error_message FROM notifications"
+        " WHERE method = 'slack' ORDER BY id",
+    )
+
+
+def test_an_invoice_reaches_the_channel_as_blocks_and_hostile_text_pings_nobody(
+    reactor_env: dict[str, str], database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    (invoice,) = insert_invoices(database_url, 1, vendor=HOSTILE)
+    process = ReactorProcess(_env(reactor_env, slack), tmp_path / "reactor.log").start()
+    try:
+        query(database_url, FLIP, ([invoice],))
+        (posted,) = slack.wait_for(1)
+        wait_until(lambda: [r[0] for r in _slack_rows(database_url)] == ["SENT"], what="SENT")
+    finally:
+        process.stop()
+    assert posted.recipient == CHANNEL
+    ((_, message_id, _),) = _slack_rows(database_url)
+    assert message_id == posted.message_id and message_id.count(":") == 1  # channel:ts
+    body = posted.json()
+    assert "<!channel>" not in body["text"] and "&lt;!channel&gt;" in body["text"]
+    blocks = json.dumps(body["blocks"])
+    assert "mrkdwn" not in blocks and HOSTILE in blocks  # as plain text, shown as typed
+    assert f"https://ap.example.com/invoices/{invoice}" in blocks
+    assert slack.token not in process.output()
+
+
+def test_a_bulk_goes_to_the_channel_as_one_digest(
+    reactor_env: dict[str, str], database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    invoices = insert_invoices(database_url, 50)
+    env = _env(reactor_env, slack, DIGEST_WINDOW_SECONDS="300")
+    process = ReactorProcess(env, tmp_path / "reactor.log").start()
+    try:
+        query(database_url, FLIP, (invoices,))
+        wait_until(
+            lambda: (
+                scalar(
+                    database_url,
+                    "SELECT count(*) FROM notifications WHERE method = 'slack' AND status = 'SENT'",
+                )
+                == 50
+            ),
+            what="all 50 recorded",
+        )
+    finally:
+        process.stop()
+    (digest,) = slack.accepted()
+    assert "50 invoices need review" in digest.json()["text"]
+    assert "and 30 more" in json.dumps(digest.json()["blocks"])
+
+
+def test_a_missing_channel_fails_the_row_and_a_429_waits_its_retry_after(
+    reactor_env: dict[str, str], database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    env = _env(reactor_env, slack, RETRY_BASE_SECONDS="60")
+    first, second = insert_invoices(database_url, 2)
+    slack.fail_channel(CHANNEL, "channel_not_found")
+    process = ReactorProcess(env, tmp_path / "reactor.log").start()
+    try:
+        query(database_url, FLIP, ([first],))
+        wait_until(lambda: [r[0] for r in _slack_rows(database_url)] == ["FAILED"], what="FAILED")
+        assert "channel_not_found" in _slack_rows(database_url)[0][2]
+        slack.fail_channel(CHANNEL, None)
+        slack.script(Reply(status=429, headers={"Retry-After": "7200"}))
+        query(database_url, FLIP, ([second],))
+        due = wait_until(
+            lambda: scalar(
+                database_url,
+                "SELECT next_attempt_at - now() FROM notifications WHERE method = 'slack'"
+                " AND invoice_id = %s AND status = 'PENDING' AND attempts = 0",
+                (second,),
+            ),
+            what="the 429 retried later, its attempt given back",
+        )
+    finally:
+        process.stop()
+    assert due.total_seconds() > 3600  # Slack's Retry-After, not the 60 s backoff
+
+
+def test_a_revoked_token_pauses_only_the_slack_channel(
+    reactor_env: dict[str, str],
+    database_url: str,
+    slack: FakeSlack,
+    sendgrid: FakeSendGrid,
+    tmp_path: Path,
+) -> None:
+    (invoice,) = insert_invoices(database_url, 1)
+    slack.revoke()
+    process = ReactorProcess(_env(reactor_env, slack), tmp_path / "reactor.log").start()
+    try:
+        query(database_url, FLIP, ([invoice],))
+        sendgrid.wait_for(1)  # email goes on
+        transports = wait_until(
+            lambda: (
+                (t := process.get("/health/status").json()["transports"])["slack"][
+                    "last_failure_class"
+                ]
+                == "auth"
+                and t
+            ),
+            what="the revoked token seen",
+        )
+        assert transports["slack"]["paused_for_seconds"] > 0
+        assert transports["email"]["paused_for_seconds"] == 0
+        assert [r[0] for r in _slack_rows(database_url)] == ["PENDING"]  # waits, not lost
+    finally:
+        process.stop()
+    assert slack.token not in process.output()
