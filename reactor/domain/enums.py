@@ -14,6 +14,7 @@ class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     SLACK = "slack"  # a Slack channel, `slack:#name` or `slack:C0123ABCD`
+    TEAMS = "teams"  # a Microsoft Teams channel's Workflows webhook, `teams:NAME`
 
 
 class Status(StrEnum):

@@ -38,4 +38,12 @@ class ChatMessage:
     blocks: tuple[dict[str, Any], ...]
 
 
-Message = RenderedEmail | ChatMessage | str  # an email, a chat message, or an SMS body
+@dataclass(frozen=True)
+class CardMessage:
+    """A Microsoft Teams message: one Adaptive Card, and a plain summary for the log."""
+
+    card: dict[str, Any]
+    summary: str
+
+
+Message = RenderedEmail | ChatMessage | CardMessage | str  # email, Slack, Teams, or SMS

@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from reactor.domain.messages import ChatMessage, InvoiceView, RenderedEmail
-from reactor.messages import slack
+from reactor.domain.messages import CardMessage, ChatMessage, InvoiceView, RenderedEmail
+from reactor.messages import slack, teams
 from reactor.messages.sms import fit_sms
 
 UNKNOWN_VENDOR = "Unknown vendor"
@@ -152,6 +152,18 @@ class MessageRenderer:
         """One Slack message for several invoices: count, totals, the first 20, the queue."""
         facts = self._digest_facts(invoices)
         return slack.digest_message(
+            facts["count"], facts["totals"], facts["listed"], facts["unlisted"], facts["queue_link"]
+        )
+
+    def teams(self, invoice: InvoiceView, waited_seconds: float | None = None) -> CardMessage:
+        """The Teams card for one invoice (a reminder says how long it has waited)."""
+        waited = None if waited_seconds is None else slack.waited(waited_seconds)
+        return teams.invoice_card(self._facts(invoice), waited)
+
+    def digest_teams(self, invoices: Sequence[InvoiceView]) -> CardMessage:
+        """One Teams card for several invoices: count, totals, the first 20, the queue."""
+        facts = self._digest_facts(invoices)
+        return teams.digest_card(
             facts["count"], facts["totals"], facts["listed"], facts["unlisted"], facts["queue_link"]
         )
 

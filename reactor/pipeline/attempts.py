@@ -20,7 +20,7 @@ from reactor.domain.decisions import (
 )
 from reactor.domain.deliveries import Delivery, Outcome
 from reactor.domain.enums import Channel, Status
-from reactor.domain.messages import ChatMessage, Message
+from reactor.domain.messages import CardMessage, ChatMessage, Message
 from reactor.messages.renderer import MessageRenderer
 from reactor.pipeline.channels import ChannelState
 from reactor.policy.quiet import QuietHours
@@ -131,8 +131,8 @@ class Attempts:
 
     def _render(self, delivery: Delivery) -> Message:
         """The message: one invoice's (a notice or a reminder), or a digest's."""
-        if delivery.channel is Channel.SLACK:
-            return self._render_slack(delivery)
+        if delivery.channel in (Channel.SLACK, Channel.TEAMS):
+            return self._render_chat(delivery)
         email = delivery.channel is Channel.EMAIL
         if delivery.digest:
             invoices = [d.invoice for d in delivery.digest]
@@ -145,13 +145,19 @@ class Attempts:
             return self._renderer.email(delivery.invoice, delivery.reminder)
         return self._renderer.sms(delivery.invoice, delivery.reminder)
 
-    def _render_slack(self, delivery: Delivery) -> ChatMessage:
+    def _render_chat(self, delivery: Delivery) -> ChatMessage | CardMessage:
+        slack = delivery.channel is Channel.SLACK
         if delivery.digest:
-            return self._renderer.digest_slack([d.invoice for d in delivery.digest])
+            invoices = [d.invoice for d in delivery.digest]
+            if slack:
+                return self._renderer.digest_slack(invoices)
+            return self._renderer.digest_teams(invoices)
         waited = None
         if delivery.reminder and delivery.event_created_at is not None:
             waited = (datetime.now(UTC) - delivery.event_created_at).total_seconds()
-        return self._renderer.slack(delivery.invoice, waited)
+        if slack:
+            return self._renderer.slack(delivery.invoice, waited)
+        return self._renderer.teams(delivery.invoice, waited)
 
     @staticmethod
     def _held_for_quiet_hours(delivery: Delivery, seconds: float) -> Outcome:

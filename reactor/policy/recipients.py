@@ -11,6 +11,7 @@ from reactor.domain.enums import Channel
 from reactor.support.masking import (
     SLACK_CHANNEL_ID,
     SLACK_CHANNEL_NAME,
+    TEAMS_NAME,
     mask_email,
     mask_phone,
 )
@@ -63,12 +64,19 @@ def _parse_slack(channel: str) -> Recipient | None:
     return None
 
 
+def _parse_teams(name: str) -> Recipient | None:
+    name = name.strip().lower()
+    return Recipient(Channel.TEAMS, f"teams:{name}") if TEAMS_NAME.fullmatch(name) else None
+
+
 def parse_recipient(entry: str, default_region: str | None = "US") -> Recipient | None:
     """One e-mail address, phone number or `slack:` channel, normalised; None when it is
     none of them."""
     entry = entry.strip()
     if entry.lower().startswith("slack:"):
         return _parse_slack(entry[len("slack:") :])
+    if entry.lower().startswith("teams:"):
+        return _parse_teams(entry[len("teams:") :])
     if "@" in entry:
         return _parse_email(entry)
     return _parse_phone(entry, default_region.upper() if default_region else None)
@@ -92,6 +100,8 @@ def parse_recipients(raw: str, default_region: str | None = "US") -> RecipientLi
             recipients[recipient] = None
         elif entry.lower().startswith("slack:"):
             rejected[f"{entry[:60]} (not a Slack channel: slack:#name, or slack:C0123ABCD)"] = None
+        elif entry.lower().startswith("teams:"):
+            rejected[f"{entry[:70]} (not a Teams webhook's name: teams:NAME)"] = None
         elif "@" in entry:
             rejected[f"{mask_email(entry)} (not a valid email address)"] = None
         else:

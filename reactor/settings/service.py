@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import (
@@ -160,7 +161,21 @@ class Settings(
                 "SLACK_BOT_TOKEN: required by the slack: recipients (or SLACK_TRANSPORT=console "
                 "to log their messages instead)"
             )
+        self._teams_recipients_have_webhooks()
         return self
+
+    def _teams_recipients_have_webhooks(self) -> None:
+        in_teams = self.recipients.for_channel(Channel.TEAMS)
+        if not in_teams or self.teams_transport == "console":
+            return
+        webhooks = self.teams_webhook_urls
+        for recipient in in_teams:
+            name = recipient.address.removeprefix("teams:")
+            if name not in webhooks:
+                raise ValueError(
+                    f"TEAMS_WEBHOOKS: no webhook named {name!r} (the recipient "
+                    f"{recipient.address} needs one; or TEAMS_TRANSPORT=console)"
+                )
 
     @field_validator("provider_ca_bundle")
     @classmethod
@@ -215,10 +230,12 @@ class Settings(
             ]
         if self.slack_transport == "slack":
             needed += [("SLACK_BOT_TOKEN", self.slack_bot_token)]
+        if self.teams_transport == "teams":
+            needed += [("TEAMS_WEBHOOKS", self.teams_webhook_urls)]
         for name, value in needed:
             if not value:
                 transport = {"SENDGRID": "EMAIL", "SMTP": "EMAIL", "TWILIO": "SMS"}.get(
-                    name.split("_")[0], "SLACK"
+                    name.split("_")[0], name.split("_")[0]
                 )
                 chosen = self.transport_setting(transport.lower())
                 raise ValueError(f"{name}: required by {transport}_TRANSPORT={chosen} but not set")
@@ -247,6 +264,8 @@ class Settings(
             password = conninfo_to_dict(libpq_url(url)).get("password") if url else None
             if password:
                 values.append(str(password))
+        for url in self.teams_webhook_urls.values():  # the URL, and its signature alone
+            values += [url, *([urlsplit(url).query] if urlsplit(url).query else [])]
         return values + self.smtp_secret_values()
 
     @property
@@ -262,6 +281,7 @@ class Settings(
             Channel.EMAIL: self.email_transport,
             Channel.SMS: self.sms_transport,
             Channel.SLACK: self.slack_transport,
+            Channel.TEAMS: self.teams_transport,
         }[Channel(channel)]
 
     @property

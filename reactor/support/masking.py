@@ -32,6 +32,8 @@ _NON_DIGIT_RE = re.compile(r"[^0-9]")
 # A Slack conversation's id (public C…, private G…, direct D…), and a channel's name.
 SLACK_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{8,12}")
 SLACK_CHANNEL_NAME = re.compile(r"#[a-z0-9][a-z0-9_-]{0,79}")
+# The name a Teams channel's webhook has in TEAMS_WEBHOOKS (the URL itself is a secret).
+TEAMS_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # A long digit run with a decimal point is a signed amount ("+12345678.90").
 _DECIMAL_RE = re.compile(r"\d{8,}\.\d")
 
@@ -60,6 +62,8 @@ def mask_recipient(recipient: str) -> str:
     if "@" in recipient:
         return mask_email(recipient)
     if recipient.startswith("#") or SLACK_CHANNEL_ID.fullmatch(recipient):
+        return recipient
+    if recipient.startswith("teams:"):
         return recipient
     return mask_phone(recipient)
 

@@ -1,4 +1,4 @@
-"""Transports: SendGrid or an SMTP relay (email), Twilio (SMS), Slack, and the log fallback.
+"""Transports: SendGrid or an SMTP relay (email), Twilio (SMS), Slack, Teams, and the log.
 
 The fallback is the `console` transport: it writes the message to the log.
 """
@@ -74,7 +74,23 @@ def build_transports(settings: Settings) -> dict[Channel, Transport]:
         transports[Channel.SMS] = LogTransport(Channel.SMS)
     if settings.recipients.for_channel(Channel.SLACK):  # nobody in Slack: no channel
         transports[Channel.SLACK] = slack_transport(settings, ca_bundle)
+    if settings.recipients.for_channel(Channel.TEAMS):
+        transports[Channel.TEAMS] = teams_transport(settings, ca_bundle)
     return transports
+
+
+def teams_transport(settings: Settings, ca_bundle: str | None) -> Transport:
+    """Teams' transport: the Workflows webhooks, or the log (TEAMS_TRANSPORT)."""
+    if settings.teams_transport_in_use == "console":
+        return LogTransport(Channel.TEAMS)
+    from reactor.transports.teams import TeamsTransport
+
+    return TeamsTransport(
+        webhooks=settings.teams_webhook_urls,
+        timeout=settings.provider_timeout_seconds,
+        ca_bundle=ca_bundle,
+        max_connections=settings.send_concurrency,
+    )
 
 
 def slack_transport(settings: Settings, ca_bundle: str | None) -> Transport:

@@ -7,7 +7,7 @@ import uuid
 import structlog
 
 from reactor.domain.enums import Channel
-from reactor.domain.messages import ChatMessage, Message
+from reactor.domain.messages import CardMessage, ChatMessage, Message
 from reactor.support.masking import mask_recipient
 
 log = structlog.get_logger("reactor.transports.console")
@@ -31,11 +31,12 @@ class LogTransport:
                 body=message,
                 message_id=message_id,
             )
-        elif isinstance(message, ChatMessage):
+        elif isinstance(message, ChatMessage | CardMessage):
+            text = message.text if isinstance(message, ChatMessage) else message.summary
             log.info(
                 f"{self.channel} (console transport)",
                 to=mask_recipient(recipient),
-                text=message.text,
+                text=text,
                 message_id=message_id,
             )
         else:

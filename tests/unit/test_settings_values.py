@@ -68,6 +68,11 @@ GOOD = {
         ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
         ({"SLACK_API_URL": "http://proxy.acme.example/api/"}, "SLACK_API_URL"),
         ({"SLACK_TRANSPORT": "teams"}, "SLACK_TRANSPORT"),
+        # Teams: a recipient names a webhook that must exist; its URL https.
+        ({"NOTIFICATION_RECIPIENTS": "teams:finance"}, "TEAMS_WEBHOOKS"),
+        ({"TEAMS_TRANSPORT": "teams"}, "TEAMS_WEBHOOKS"),
+        ({"TEAMS_WEBHOOKS": "finance=ftp://h.example/x"}, "TEAMS_WEBHOOKS"),
+        ({"TEAMS_WEBHOOKS": "fin ance=https://h.example/x"}, "TEAMS_WEBHOOKS"),
     ],
 )
 @pytest.mark.parametrize("command", ["run", "sweep"])
@@ -120,6 +125,7 @@ def test_prepared_statements_follow_the_setting(
     [
         ("SLACK_API_URL", "http://proxy.acme.example/secret-path/"),
         ("SLACK_BOT_TOKEN", "xoxp-a-user-token-not-a-bot-one"),
+        ("TEAMS_WEBHOOKS", "finance=http://h.example/secret-path?sig=xyz"),
     ],
 )
 def test_a_bad_slack_setting_is_named_but_never_printed(
