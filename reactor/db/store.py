@@ -162,6 +162,16 @@ class Store:
             await cursor.execute(sql("queries/prune_batch"), params)
             return await cursor.fetchone()
 
+    # -- Slack's corrections ---------------------------------------------------
+
+    async def slack_to_correct(self, limit: int) -> list[Row]:
+        """Slack messages whose invoices have all left review (slack_to_correct.sql)."""
+        return await self._rows("slack_to_correct", {"limit": limit})
+
+    async def mark_corrected(self, message_ids: Sequence[str]) -> int:
+        """Those messages are corrected, or cannot be (mark_corrected.sql)."""
+        return await self._count("mark_corrected", {"message_ids": list(message_ids)})
+
     # -- probes and operators ------------------------------------------------
 
     async def ping(self, timeout: float | None = None) -> None:

@@ -65,6 +65,21 @@ def invoice_message(facts: dict[str, Any], reminder: str | None) -> ChatMessage:
     return ChatMessage(text=escape_mrkdwn(text), blocks=tuple(blocks))
 
 
+def left_review_message(reference: str, status: str, invoices: int) -> ChatMessage:
+    """What a message says once its invoices have left review: no button any more."""
+    if invoices == 1:
+        title = f"Invoice {reference} no longer needs review"
+        detail = f"Now {status}."
+    else:
+        title = f"These {invoices} invoices no longer need review"
+        detail = f"None of them is waiting for review (for example {reference}: {status})."
+    blocks = (
+        {"type": "header", "text": _plain(title, HEADER_MAX)},
+        {"type": "section", "text": _plain(detail)},
+    )
+    return ChatMessage(text=escape_mrkdwn(title), blocks=blocks)
+
+
 def digest_message(
     count: int, totals: str, listed: Sequence[dict[str, Any]], unlisted: int, queue_link: str
 ) -> ChatMessage:

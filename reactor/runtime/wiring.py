@@ -22,6 +22,7 @@ from reactor.http.webhooks import Webhooks
 from reactor.messages.renderer import MessageRenderer
 from reactor.pipeline.attempts import Attempts
 from reactor.pipeline.channels import ChannelState
+from reactor.pipeline.corrections import Corrector, Updates
 from reactor.pipeline.dispatch import Dispatcher
 from reactor.pipeline.doorbell import Doorbell, Pacer
 from reactor.pipeline.listener import Listener
@@ -110,6 +111,7 @@ class Service:
     pauses: OperatorPauses
     app: Starlette
     replication: ReplicationMonitor | None = None  # replica mode only
+    corrector: Corrector | None = None  # with a Slack transport only
 
 
 def build_service(settings: Settings, database_url: str, revision: str | None) -> Service:
@@ -159,4 +161,8 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
     )
     probes = Probes(settings, store, listener, dispatcher, sweeper, revision, replication)
     app = create_app(probes, webhooks, console)
-    return Service(pool, store, transports, dispatcher, sweeper, listener, pauses, app, replication)
+    slack = transports.get(Channel.SLACK)
+    corrector = Corrector(store, slack) if isinstance(slack, Updates) else None
+    return Service(
+        pool, store, transports, dispatcher, sweeper, listener, pauses, app, replication, corrector
+    )

@@ -74,6 +74,18 @@ class SlackTransport:
             raise SendError(FailureClass.TRANSIENT, f"Slack unreachable: {error!r}") from None
         return f"{answer['channel']}:{answer['ts']}"
 
+    async def update(self, message_id: str, message: ChatMessage) -> None:
+        """Replace a posted message (`channel:ts`) in place (`chat.update`)."""
+        channel, _, ts = message_id.partition(":")
+        try:
+            await self._web_client().chat_update(
+                channel=channel, ts=ts, text=message.text, blocks=list(message.blocks)
+            )
+        except SlackApiError as error:
+            raise self._classified(error) from None
+        except POOL_ERRORS as error:
+            raise SendError(FailureClass.TRANSIENT, f"Slack unreachable: {error!r}") from None
+
     @staticmethod
     def _classified(error: SlackApiError) -> SendError:
         status = int(error.response.status_code)

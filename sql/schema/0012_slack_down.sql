@@ -1,4 +1,6 @@
 -- Back to 0011: email and SMS only (fails while Slack rows remain: delete them first).
+DROP INDEX IF EXISTS notifications_slack_open_idx;
+ALTER TABLE notifications DROP COLUMN IF EXISTS corrected_at;
 ALTER TABLE notifications DROP CONSTRAINT IF EXISTS notifications_method_check;
 ALTER TABLE notifications ADD CONSTRAINT notifications_method_check
     CHECK (method IN ('email', 'sms'));

@@ -114,15 +114,15 @@ def test_a_missing_channel_fails_the_row_and_a_429_waits_its_retry_after(
         slack.fail_channel(CHANNEL, None)
         slack.script(Reply(status=429, headers={"Retry-After": "7200"}))
         query(database_url, FLIP, ([second],))
-        due = wait_until(
-            lambda: scalar(
+        (due,) = wait_until(
+            lambda: query(
                 database_url,
                 "SELECT next_attempt_at - now() FROM notifications WHERE method = 'slack'"
                 " AND invoice_id = %s AND status = 'PENDING' AND attempts = 0",
                 (second,),
             ),
             what="the 429 retried later, its attempt given back",
-        )
+        )[0]
     finally:
         process.stop()
     assert due.total_seconds() > 3600  # Slack's Retry-After, not the 60 s backoff
@@ -157,3 +157,51 @@ def test_a_revoked_token_pauses_only_the_slack_channel(
     finally:
         process.stop()
     assert slack.token not in process.output()
+
+
+def test_a_message_is_corrected_in_place_once_its_invoices_left_review(
+    reactor_env: dict[str, str], database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    single, *bulk = insert_invoices(database_url, 4)
+    # After the first message, the next ones wait for the window's end: one digest.
+    env = _env(reactor_env, slack, DIGEST_WINDOW_SECONDS="3")
+    process = ReactorProcess(env, tmp_path / "reactor.log").start()
+    out = "UPDATE invoices SET matched_status = 'APPROVED' WHERE id = ANY(%s::uuid[])"
+
+    def message(invoice: str) -> object:
+        (message_id,) = {
+            r[0]
+            for r in query(
+                database_url,
+                "SELECT provider_message_id FROM notifications"
+                " WHERE method = 'slack' AND invoice_id = %s",
+                (invoice,),
+            )
+        }
+        return next(m for m in slack.messages.values() if m.message_id == message_id)
+
+    try:
+        query(database_url, FLIP, ([single],))
+        slack.wait_for(1)
+        query(database_url, FLIP, (bulk,))  # within the window: one digest of three
+        slack.wait_for(2, timeout=20)
+        query(database_url, out, ([single, *bulk[:2]],))
+        corrected = wait_until(
+            lambda: (m := message(single)).edits == 1 and m, what="the single one corrected"
+        )
+        assert "no longer needs review" in corrected.text  # type: ignore[attr-defined]
+        assert "APPROVED" in json.dumps(corrected.blocks)  # type: ignore[attr-defined]
+        assert "actions" not in json.dumps(corrected.blocks)  # no button any more
+        assert message(bulk[0]).edits == 0  # a third of the digest is still in review
+        query(database_url, out, ([bulk[2]],))
+        wait_until(lambda: message(bulk[0]).edits == 1, what="the digest corrected")
+    finally:
+        process.stop()
+    assert "These 3 invoices no longer need review" in message(bulk[0]).text  # type: ignore[attr-defined]
+    assert (
+        scalar(
+            database_url,
+            "SELECT count(*) FROM notifications WHERE method = 'slack' AND corrected_at IS NULL",
+        )
+        == 0
+    )

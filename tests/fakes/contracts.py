@@ -1,9 +1,9 @@
-"""Check recorded requests against the providers' official OpenAPI specs.
+"""Check recorded requests against the providers' official OpenAPI specs and schemas.
 
 The specs live outside the repo, in ``shared/contracts`` next to it, and are read at test
 time (never copied into the project). When they are absent the validators call
-``pytest.skip`` (``slack_request_problems``, which the Slack fake calls on every request,
-answers ``None`` instead).
+``pytest.skip`` (``slack_request_problems`` and ``adaptive_card_problems``, which the
+Slack and Teams fakes call on every request, answer ``None`` instead).
 """
 
 from __future__ import annotations
@@ -16,16 +16,20 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from jsonschema import Draft4Validator, Draft202012Validator, FormatChecker
+from jsonschema import Draft4Validator, Draft6Validator, Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError, best_match
 
 from .server import RecordedRequest
 
 __all__ = [
     "CONTRACTS_DIR",
+    "adaptive_card_contract_available",
+    "adaptive_card_problems",
     "contracts_available",
     "slack_arguments",
     "slack_contract_available",
     "slack_request_problems",
+    "validate_adaptive_card",
     "validate_sendgrid_request",
     "validate_slack_request",
     "validate_slack_response",
@@ -37,6 +41,7 @@ CONTRACTS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "contrac
 SENDGRID_SPEC = "tsg_mail_v3.json"
 TWILIO_SPEC = "twilio_api_v2010.json"
 SLACK_SPEC = "slack_web_openapi_v2.json"
+ADAPTIVE_CARD_SCHEMA = "adaptive-card-1.5.json"
 SENDGRID_OPERATION = "SendMail"
 TWILIO_OPERATION = "CreateMessage"
 FORM = "application/x-www-form-urlencoded"
@@ -470,3 +475,89 @@ def validate_slack_response(method: str, payload: Any, status: int | str = 200) 
         )
     ]
     _fail(f"Slack {method} {status} body does not match the contract", errors)
+
+
+# --------------------------------------------------------------------------- Adaptive Cards
+# The Adaptive Card 1.5 schema is JSON Schema draft-06. Elements and actions are ``anyOf``
+# lists of ``{"required": ["type"], "allOf": [{"$ref": ...}]}``, one per type: a plain
+# validator only says "not valid under any of the given schemas", so ``_card_errors``
+# names an unknown type, or explains the branch whose ``type`` matched.
+
+
+def adaptive_card_contract_available() -> bool:
+    """True when the Adaptive Card 1.5 schema file is present."""
+    return (CONTRACTS_DIR / ADAPTIVE_CARD_SCHEMA).is_file()
+
+
+@cache
+def _card_validator(path: Path) -> Draft6Validator:
+    schema = _read(path)
+    Draft6Validator.check_schema(schema)
+    return Draft6Validator(schema, format_checker=Draft6Validator.FORMAT_CHECKER)
+
+
+def _where(error: ValidationError, at: str, *more: str) -> str:
+    """``error``'s place as a ``/`` path under ``at`` (``"(card)"`` for the card itself)."""
+    parts = [at] if at else []
+    parts += [str(p) for p in error.absolute_path] + list(more)
+    return "/".join(parts) or "(card)"
+
+
+def _names_type(error: ValidationError) -> bool:
+    """True for a branch's "wrong ``type``" error (the ``enum`` of its ``type`` property)."""
+    return error.validator == "enum" and list(error.relative_path) == ["type"]
+
+
+def _explain(error: ValidationError, at: str) -> list[str]:
+    """``error`` as ``"<path>: <message>"`` lines, an ``anyOf`` of typed items explained."""
+    if error.validator != "anyOf" or not error.context:
+        return [f"{_where(error, at)}: {error.message}"]
+    branches: dict[Any, list[ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    known = sorted(
+        {
+            str(v)
+            for subs in branches.values()
+            for e in subs
+            if _names_type(e)
+            for v in e.validator_value
+        }
+    )
+    if known and isinstance(error.instance, dict):
+        matching = [subs for subs in branches.values() if not any(map(_names_type, subs))]
+        if not matching:
+            kind = error.instance.get("type")
+            where = _where(error, at, "type")
+            return [f"{where}: unknown type {kind!r} (known here: {', '.join(known)})"]
+        return [line for subs in matching for e in subs for line in _explain(e, at)]
+    best = best_match(error.context)
+    return _explain(best, at) if best is not None else [f"{_where(error, at)}: {error.message}"]
+
+
+def _card_errors(validator: Draft6Validator, card: Any, at: str) -> list[str]:
+    out: list[str] = []
+    for error in sorted(
+        validator.iter_errors(card), key=lambda e: [str(p) for p in e.absolute_path]
+    ):
+        out += [line for line in _explain(error, at) if line not in out]
+    return out
+
+
+def adaptive_card_problems(card: Any, at: str = "") -> list[str] | None:
+    """Problems of an Adaptive Card against the official 1.5 schema, as ``"<path>: ..."``.
+
+    Paths start at the card, under ``at`` when given (say ``"attachments/0/content"``).
+    The schema leaves ``version`` open (any string): checking it is up to the caller.
+    ``None`` when the schema is absent (nothing was checked).
+    """
+    path = CONTRACTS_DIR / ADAPTIVE_CARD_SCHEMA
+    if not path.is_file():
+        return None
+    return _card_errors(_card_validator(path), card, at)
+
+
+def validate_adaptive_card(card: Any) -> None:
+    """Assert ``card`` is valid under the Adaptive Card 1.5 schema; skip when it is absent."""
+    _spec(ADAPTIVE_CARD_SCHEMA)
+    _fail("Adaptive Card does not match the 1.5 schema", adaptive_card_problems(card) or [])
