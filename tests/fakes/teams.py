@@ -118,8 +118,8 @@ def envelope_problems(payload: Any) -> list[str]:
     if not isinstance(attachment, dict):
         return [*out, "attachments/0: not an object"]
     if attachment.get("contentType") != CARD:
-        got = attachment.get("contentType")
-        out.append(f"attachments/0/contentType: must be {CARD!r} (got {got!r})")
+        kind = attachment.get("contentType")
+        out.append(f"attachments/0/contentType: must be {CARD!r} (got {kind!r})")
     if attachment.get("contentUrl") is not None:
         out.append("attachments/0/contentUrl: must be null for an Adaptive Card")
     if "content" not in attachment:

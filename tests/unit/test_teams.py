@@ -68,4 +68,4 @@ def test_requests_to_one_webhook_are_paced_at_four_a_second() -> None:
         await asyncio.gather(*(pacer.turn() for _ in range(5)))
         return time.monotonic() - started
 
-    assert asyncio.run(five()) >= 0.99  # the 5th waits four intervals of 0.25 s
+    assert asyncio.run(five()) >= 0.99  # the 5th waits four intervals of a quarter second
