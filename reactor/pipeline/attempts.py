@@ -65,7 +65,7 @@ class Attempts:
             if pause_left > 0:
                 failure_class, error = state.last_failure()
                 return _outcome(delivery, held_while_paused(failure_class, pause_left), error)
-            if delivery.channel is Channel.SMS:
+            if delivery.channel is not Channel.EMAIL:  # email is never held
                 now = datetime.now(UTC)
                 until = self._quiet_hours.held_until(delivery.recipient, now)
                 if until is not None:
@@ -163,7 +163,7 @@ class Attempts:
     def _held_for_quiet_hours(delivery: Delivery, seconds: float) -> Outcome:
         """Back to PENDING until the quiet hours end, the attempt given back."""
         log.info(
-            "sms held for the recipient's quiet hours",
+            "held for the recipient's quiet hours",
             delivery_id=delivery.id,
             invoice_id=delivery.invoice.invoice_id,
             held_for_seconds=round(seconds),

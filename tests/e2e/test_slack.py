@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,40 @@ def test_a_message_is_corrected_in_place_once_its_invoices_left_review(
         )
         == 0
     )
+
+
+def test_a_channel_given_quiet_hours_in_the_rules_waits_for_their_end(
+    reactor_env: dict[str, str], database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        f"""
+[[recipient]]
+address = "slack:{CHANNEL}"
+timezone = "UTC"
+quiet_hours = "{(now - timedelta(hours=1)):%H:%M}-{(now + timedelta(hours=2)):%H:%M}"
+
+[[rule]]
+name = "everyone"
+notify = ["slack:{CHANNEL}", "{EMAILS[0]}"]
+"""
+    )
+    env = {**_env(reactor_env, slack), "NOTIFICATION_RULES_FILE": str(rules)}
+    del env["NOTIFICATION_RECIPIENTS"]
+    (invoice,) = insert_invoices(database_url, 1)
+    process = ReactorProcess(env, tmp_path / "reactor.log").start()
+    try:
+        query(database_url, FLIP, ([invoice],))
+        held = wait_until(
+            lambda: query(
+                database_url,
+                "SELECT status, held, next_attempt_at > now() + interval '1 hour'"
+                " FROM notifications WHERE method = 'slack' AND held IS NOT NULL",
+            ),
+            what="the Slack message held",
+        )
+    finally:
+        process.stop()
+    assert held == [("PENDING", "quiet_hours", True)]
+    assert slack.requests == []
