@@ -53,6 +53,7 @@ class Delivery:
                 vendor_name=row["vendor_name"],
                 total_amount=row["total_amount"],
                 currency=row["currency"],
+                due_date=due.isoformat() if (due := row.get("due_date")) else None,
             ),
         )
 

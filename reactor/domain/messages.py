@@ -19,6 +19,7 @@ class InvoiceView:
     vendor_name: str | None
     total_amount: str | None
     currency: str | None
+    due_date: str | None = None  # ISO date, when the invoice has one
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ class MessageRenderer:
             "vendor": vendor or UNKNOWN_VENDOR,
             "vendor_known": bool(vendor),
             "amount": format_amount(invoice.total_amount, currency),
+            "due_date": invoice.due_date,
             "link": self.link(invoice.invoice_id),
         }
 

@@ -52,6 +52,8 @@ def invoice_message(facts: dict[str, Any], reminder: str | None) -> ChatMessage:
         else (f"Invoice {facts['reference']} needs review")
     )
     fields = [_plain(f"Vendor: {facts['vendor']}"), _plain(f"Amount: {facts['amount']}")]
+    if facts.get("due_date"):
+        fields.append(_plain(f"Due: {facts['due_date']}"))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(title, HEADER_MAX)},
         {"type": "section", "fields": fields},

@@ -15,12 +15,18 @@ from reactor.domain.messages import CardMessage
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 LINE_MAX = 200
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>])")
+# What Teams' Markdown subset gives a meaning anywhere in a line (emphasis, links,
+# code), and at a line's start (lists, headings); dates and amounts stay as written.
+_ANYWHERE = re.compile(r"([\\`*_\[\]()~<>])")
+_LIST_OR_HEADING = re.compile(r"^(\s*)([-+#])")
+_NUMBERED = re.compile(r"^(\s*\d+)\.")
 
 
 def escape_markdown(text: str) -> str:
-    """Every character Teams' Markdown subset gives a meaning, backslash-escaped."""
-    return _MARKDOWN.sub(r"\\\1", text)
+    """The characters Teams' Markdown subset would act on, backslash-escaped."""
+    text = _ANYWHERE.sub(r"\\\1", text)
+    text = _LIST_OR_HEADING.sub(r"\1\\\2", text)
+    return _NUMBERED.sub(r"\1\\.", text)
 
 
 def _text(text: str, **style: Any) -> dict[str, Any]:
@@ -51,6 +57,11 @@ def invoice_card(facts: dict[str, Any], waited: str | None) -> CardMessage:
         "facts": [
             {"title": "Vendor", "value": escape_markdown(facts["vendor"][:LINE_MAX])},
             {"title": "Amount", "value": escape_markdown(facts["amount"])},
+            *(
+                [{"title": "Due", "value": escape_markdown(facts["due_date"])}]
+                if facts.get("due_date")
+                else []
+            ),
         ],
     }
     body = [_text(title, size="Medium", weight="Bolder"), facts_set]

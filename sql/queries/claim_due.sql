@@ -63,7 +63,8 @@ WITH due_retries AS (
 )
 SELECT u.id, u.claim_token, u.invoice_id, u.kind, u.method, u.recipient, u.attempts, u.status,
        e.entered_at AS event_created_at,
-       m.invoice_number, m.vendor_name, m.total_amount, m.currency
+       m.invoice_number, m.vendor_name, m.total_amount, m.currency,
+       reactor_due_date(to_jsonb(i)) AS due_date
 FROM updated u
 JOIN review_episodes e ON e.id = u.episode_id
 LEFT JOIN invoices i ON i.id = u.invoice_id

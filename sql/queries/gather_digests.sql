@@ -61,11 +61,12 @@ WITH claimed AS (
 SELECT c.id, c.token AS claim_token, NULL::uuid AS invoice_id, NULL AS kind, c.method,
        c.recipient, NULL::int AS attempts, 'SENDING' AS status,
        NULL::timestamptz AS event_created_at, NULL AS invoice_number, NULL AS vendor_name,
-       NULL AS total_amount, NULL AS currency, true AS claimed
+       NULL AS total_amount, NULL AS currency, NULL::date AS due_date, true AS claimed
 FROM claimed c
 JOIN windows w ON w.method = c.method AND w.recipient = c.recipient AND w.opened
 UNION ALL
 SELECT g.id, g.claim_token, g.invoice_id, g.kind, g.method, g.recipient, g.attempts, g.status,
-       g.event_created_at, m.invoice_number, m.vendor_name, m.total_amount, m.currency, false
+       g.event_created_at, m.invoice_number, m.vendor_name, m.total_amount, m.currency,
+       reactor_due_date(g.invoice), false
 FROM gathered g
 CROSS JOIN LATERAL reactor_message_fields(g.invoice) m

@@ -44,7 +44,8 @@ WITH taken AS (
     -- not pay for it.
     SELECT e.id AS episode_id, e.invoice_id, e.entered_at, e.position, i.matched_status,
            m.invoice_number, m.vendor_name, m.total_amount, m.currency,
-           reactor_due_date(j.invoice)::timestamp AT TIME ZONE %(timezone)s AS due_at
+           reactor_due_date(j.invoice)::timestamp AT TIME ZONE %(timezone)s AS due_at,
+           reactor_due_date(j.invoice) AS due_date
     FROM current_episodes e
     LEFT JOIN invoices i ON i.id = e.invoice_id
     CROSS JOIN LATERAL (
@@ -120,7 +121,7 @@ WITH taken AS (
     SELECT ins.id, ins.claim_token, ins.invoice_id, ins.kind, ins.method, ins.recipient,
            ins.attempts, ins.status,
            f.entered_at AS event_created_at,
-           f.invoice_number, f.vendor_name, f.total_amount, f.currency
+           f.invoice_number, f.vendor_name, f.total_amount, f.currency, f.due_date
     FROM inserted ins
     JOIN facts f ON f.episode_id = ins.episode_id
     WHERE ins.status <> 'PENDING'

@@ -58,6 +58,7 @@ def test_an_invoice_reaches_the_channel_as_blocks_and_hostile_text_pings_nobody(
     reactor_env: dict[str, str], database_url: str, slack: FakeSlack, tmp_path: Path
 ) -> None:
     (invoice,) = insert_invoices(database_url, 1, vendor=HOSTILE)
+    query(database_url, "UPDATE invoices SET due_date = '2026-12-20' WHERE id = %s", (invoice,))
     process = ReactorProcess(_env(reactor_env, slack), tmp_path / "reactor.log").start()
     try:
         query(database_url, FLIP, ([invoice],))
@@ -73,6 +74,7 @@ def test_an_invoice_reaches_the_channel_as_blocks_and_hostile_text_pings_nobody(
     blocks = json.dumps(body["blocks"])
     assert "mrkdwn" not in blocks and HOSTILE in blocks  # as plain text, shown as typed
     assert f"https://ap.example.com/invoices/{invoice}" in blocks
+    assert "Due: 2026-12-20" in blocks
     assert slack.token not in process.output()
 
 

@@ -40,7 +40,7 @@ def test_webhooks_parse_and_a_bad_one_is_named_without_its_url() -> None:
 
 def test_a_card_is_adaptive_1_5_and_hostile_text_is_escaped() -> None:
     renderer = MessageRenderer(frontend_base_url="https://ap.example.com")
-    message = renderer.teams(InvoiceView("0b7c", "INV-1", HOSTILE, "1250", "EUR"))
+    message = renderer.teams(InvoiceView("0b7c", "INV-1", HOSTILE, "1250", "EUR", "2026-12-20"))
     card = message.card
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
     assert card["actions"] == [
@@ -52,7 +52,10 @@ def test_a_card_is_adaptive_1_5_and_hostile_text_is_escaped() -> None:
     ]
     body = json.dumps(card)
     assert "**[click](http" not in body and "<at>" not in body
+    assert {"title": "Due", "value": "2026-12-20"} in card["body"][1]["facts"]
+    assert {"title": "Amount", "value": "1,250.00 EUR"} in card["body"][1]["facts"]
     assert escape_markdown("**[a](b)**") == r"\*\*\[a\]\(b\)\*\*"
+    assert escape_markdown("- 12. x") == r"\- 12. x" and escape_markdown("12. x") == r"12\. x"
     digest = renderer.digest_teams(
         [InvoiceView(f"id{n}", f"INV-{n}", "Acme", "10", "USD") for n in range(25)]
     )
