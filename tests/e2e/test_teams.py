@@ -7,8 +7,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from reactor.support.console_auth import hash_password
 from tests.fakes import Reply
 from tests.fakes.teams import FakeTeams
 from tests.helpers import (
@@ -20,7 +22,8 @@ from tests.helpers import (
     wait_until,
 )
 
-HOSTILE = "**[click](http://evil)** <at>everyone</at>"
+HOSTILE = "<!channel> <script> *bold* & <http://evil|click> **[click](http://evil)** <at>all</at>"
+PASSWORD = "correct horse battery staple"
 FLIP = "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = ANY(%s::uuid[])"
 
 
@@ -52,7 +55,12 @@ def test_an_invoice_reaches_the_channel_as_a_card_and_the_webhook_url_stays_secr
     reactor_env: dict[str, str], database_url: str, teams: FakeTeams, tmp_path: Path
 ) -> None:
     (invoice,) = insert_invoices(database_url, 1, vendor=HOSTILE)
-    env = _env(reactor_env, teams)
+    env = _env(
+        reactor_env,
+        teams,
+        CONSOLE_USERS=f"alice:{hash_password(PASSWORD)}",
+        CONSOLE_SECRET_KEY="console-secret-key-" + "x" * 40,
+    )
     process = ReactorProcess(env, tmp_path / "reactor.log").start()
     try:
         query(database_url, FLIP, ([invoice],))
@@ -60,11 +68,20 @@ def test_an_invoice_reaches_the_channel_as_a_card_and_the_webhook_url_stays_secr
         wait_until(lambda: [r[0] for r in _teams_rows(database_url)] == ["SENT"], what="SENT")
         seen = [process.get(path).text for path in ("/health/status", "/info", "/metrics")]
         seen.append(run_cli(["status"], env).stdout)
+        with httpx.Client(base_url=process.base_url, timeout=5) as console:
+            signed_in = console.post("/console/login", data={"user": "alice", "password": PASSWORD})
+            assert signed_in.status_code == 303
+            for page in ("/console/", "/console/deliveries", f"/console/invoices/{invoice}"):
+                answer = console.get(page)
+                shown = "teams" if page == "/console/" else "teams:finance"
+                assert answer.status_code == 200 and shown in answer.text, page
+                seen.append(answer.text)
     finally:
         process.stop()
     (card,) = teams.cards("finance")
     body = json.dumps(card)
     assert card["version"] == "1.5" and "**[click](http" not in body and "<at>" not in body
+    assert "<http://evil|click>" not in body and "*bold*" not in body
     assert f"https://ap.example.com/invoices/{invoice}" in body
     assert _teams_rows(database_url)[0][1].startswith("teams-")
     secret = teams.webhook("finance")
