@@ -64,6 +64,7 @@ def test_an_invoice_reaches_the_channel_as_blocks_and_hostile_text_pings_nobody(
         query(database_url, FLIP, ([invoice],))
         (posted,) = slack.wait_for(1)
         wait_until(lambda: [r[0] for r in _slack_rows(database_url)] == ["SENT"], what="SENT")
+        metrics = process.get("/metrics").text
     finally:
         process.stop()
     assert posted.recipient == CHANNEL
@@ -75,6 +76,8 @@ def test_an_invoice_reaches_the_channel_as_blocks_and_hostile_text_pings_nobody(
     assert "mrkdwn" not in blocks and HOSTILE in blocks  # as plain text, shown as typed
     assert f"https://ap.example.com/invoices/{invoice}" in blocks
     assert "Due: 2026-12-20" in blocks
+    sent = [line for line in metrics.splitlines() if 'channel="slack"' in line]
+    assert 'reactor_deliveries_total{channel="slack",outcome="sent"} 1.0' in sent, sent
     assert slack.token not in process.output()
 
 
