@@ -62,7 +62,7 @@ class ChatSettings(BaseSettings):
     # `auto`: Teams when TEAMS_WEBHOOKS is set; `console` logs the cards instead.
     teams_transport: Literal["auto", "teams", "console"] = "auto"
     # name=URL pairs: each Teams channel's Workflows webhook. Never logged, never shown.
-    teams_webhooks: SecretStr = SecretStr("")
+    teams_webhooks: SecretStr | None = None
 
     @field_validator("slack_transport", mode="before")
     @classmethod
@@ -91,14 +91,16 @@ class ChatSettings(BaseSettings):
 
     @field_validator("teams_webhooks")
     @classmethod
-    def _webhooks_parse(cls, value: SecretStr) -> SecretStr:
-        parse_webhooks(value.get_secret_value())
+    def _webhooks_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_webhooks(value.get_secret_value())
         return value
 
     @property
     def teams_webhook_urls(self) -> dict[str, str]:
         """Each Teams channel's name and its webhook's URL (a secret)."""
-        return parse_webhooks(self.teams_webhooks.get_secret_value())
+        raw = self.teams_webhooks.get_secret_value() if self.teams_webhooks else ""
+        return parse_webhooks(raw)
 
     @property
     def teams_transport_in_use(self) -> Literal["teams", "console"]:
