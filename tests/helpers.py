@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -86,6 +87,21 @@ def insert_invoices(
         (vendor, amount, status, ids),
     )
     return ids
+
+
+def retried_later(url: str, method: str, invoice: str) -> timedelta:
+    """Wait until the invoice's `method` row is PENDING with its attempt given back (as
+    after a 429); return how long until its next attempt."""
+    ((due,),) = wait_until(
+        lambda: query(
+            url,
+            "SELECT next_attempt_at - now() FROM notifications WHERE method = %s"
+            " AND invoice_id = %s AND status = 'PENDING' AND attempts = 0",
+            (method, invoice),
+        ),
+        what=f"the {method} row retried later, its attempt given back",
+    )
+    return due  # type: ignore[no-any-return]
 
 
 def notification_rows(url: str) -> list[dict[str, Any]]:

@@ -64,7 +64,7 @@ class ChatSettings(BaseSettings):
     # name=URL pairs: each Teams channel's Workflows webhook. Never logged, never shown.
     teams_webhooks: SecretStr | None = None
 
-    @field_validator("slack_transport", mode="before")
+    @field_validator("slack_transport", "teams_transport", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
@@ -83,11 +83,6 @@ class ChatSettings(BaseSettings):
         if _provider_url(str(value)):
             return value if str(value).endswith("/") else f"{value}/"
         raise ValueError("must be an https:// URL (plain http only on a loopback address)")
-
-    @field_validator("teams_transport", mode="before")
-    @classmethod
-    def _lower_teams(cls, value: object) -> object:
-        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("teams_webhooks")
     @classmethod

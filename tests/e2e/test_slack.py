@@ -20,6 +20,7 @@ from tests.helpers import (
     ReactorProcess,
     insert_invoices,
     query,
+    retried_later,
     scalar,
     wait_until,
 )
@@ -120,15 +121,7 @@ def test_a_missing_channel_fails_the_row_and_a_429_waits_its_retry_after(
         slack.fail_channel(CHANNEL, None)
         slack.script(Reply(status=429, headers={"Retry-After": "7200"}))
         query(database_url, FLIP, ([second],))
-        (due,) = wait_until(
-            lambda: query(
-                database_url,
-                "SELECT next_attempt_at - now() FROM notifications WHERE method = 'slack'"
-                " AND invoice_id = %s AND status = 'PENDING' AND attempts = 0",
-                (second,),
-            ),
-            what="the 429 retried later, its attempt given back",
-        )[0]
+        due = retried_later(database_url, "slack", second)
     finally:
         process.stop()
     assert due.total_seconds() > 3600  # Slack's Retry-After, not the 60 s backoff

@@ -18,6 +18,7 @@ from tests.helpers import (
     ReactorProcess,
     insert_invoices,
     query,
+    retried_later,
     run_cli,
     wait_until,
 )
@@ -128,15 +129,7 @@ def test_a_refused_card_fails_and_a_429_waits_its_retry_after(
         assert _teams_rows(database_url)[0][2] == "Teams 404"  # and never the URL
         teams.script(Reply(status=429, headers={"Retry-After": "7200"}))
         query(database_url, FLIP, ([second],))
-        (due,) = wait_until(
-            lambda: query(
-                database_url,
-                "SELECT next_attempt_at - now() FROM notifications WHERE method = 'teams'"
-                " AND invoice_id = %s AND status = 'PENDING' AND attempts = 0",
-                (second,),
-            ),
-            what="the 429 retried later, its attempt given back",
-        )[0]
+        due = retried_later(database_url, "teams", second)
     finally:
         process.stop()
     assert due.total_seconds() > 3600

@@ -15,6 +15,25 @@ GOOD = {
 }
 
 
+def _refused(
+    command: str,
+    environment: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[str, str]:
+    """Run the command in this process (the CLI's own entry point, for speed; the
+    real-process path is tests/e2e/test_settings.py): it exits 2; its stdout and stderr."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert main([command]) == 2
+    captured = capsys.readouterr()
+    return captured.out, captured.err
+
+
 @pytest.mark.parametrize(
     ("overrides", "variable"),
     [
@@ -84,15 +103,7 @@ def test_bad_setting_exits_2_naming_it(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # In this process (the CLI's own entry point) for speed; the real-process path is
-    # covered by tests/e2e/test_settings.py.
-    for name in Settings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.chdir(tmp_path)  # no .env
-    for name, value in {**GOOD, **overrides}.items():
-        monkeypatch.setenv(name, value)
-    assert main([command]) == 2
-    out, err = capsys.readouterr()
+    out, err = _refused(command, {**GOOD, **overrides}, monkeypatch, tmp_path, capsys)
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert variable in lines[0]
@@ -135,11 +146,5 @@ def test_a_bad_slack_setting_is_named_but_never_printed(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    for name in Settings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.chdir(tmp_path)
-    for name, setting in {**GOOD, variable: value}.items():
-        monkeypatch.setenv(name, setting)
-    assert main(["run"]) == 2
-    err = capsys.readouterr().err
+    _, err = _refused("run", {**GOOD, variable: value}, monkeypatch, tmp_path, capsys)
     assert variable in err and value not in err and "secret-path" not in err
