@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from reactor.db.connections import connect, current_revision
 
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 
 
 class MigrationError(Exception):

@@ -162,6 +162,13 @@ class Store:
             await cursor.execute(sql("queries/prune_batch"), params)
             return await cursor.fetchone()
 
+    # -- taking an invoice ----------------------------------------------------
+
+    async def take_episode(self, delivery_id: int, take: bool) -> Row:
+        """Who has the delivery's review episode, taking it first when `take` and it is
+        open and free (take_episode.sql); {} when the delivery does not exist."""
+        return await self._row("take_episode", {"delivery_id": delivery_id, "take": take})
+
     # -- Slack's corrections ---------------------------------------------------
 
     async def slack_to_correct(self, limit: int) -> list[Row]:

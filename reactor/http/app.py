@@ -29,6 +29,7 @@ from reactor.support.aio import bounded
 if TYPE_CHECKING:
     from reactor.db.store import Store
     from reactor.http.console.pages import Console
+    from reactor.http.takes import Takes
     from reactor.http.webhooks import Webhooks
     from reactor.pipeline.dispatch import Dispatcher
     from reactor.pipeline.listener import Listener
@@ -253,9 +254,12 @@ async def not_found(request: Request, exc: Exception) -> JSONResponse:
 
 
 def create_app(
-    probes: Probes, webhooks: Webhooks | None = None, console: Console | None = None
+    probes: Probes,
+    webhooks: Webhooks | None = None,
+    console: Console | None = None,
+    takes: Takes | None = None,
 ) -> Starlette:
-    """The Starlette app for one running service (with the receipts and console when on)."""
+    """The Starlette app for one running service (receipts, console, take page when on)."""
     app = Starlette(
         routes=[
             Route("/", root),
@@ -266,6 +270,7 @@ def create_app(
             Route("/metrics", metrics_endpoint),
             *(webhooks.routes() if webhooks else []),
             *([console.mount()] if console else []),
+            *([takes.mount()] if takes else []),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={404: not_found, 405: not_found},

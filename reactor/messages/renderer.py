@@ -121,9 +121,11 @@ class MessageRenderer:
         )
         return shorten(clean_line(subject), SUBJECT_MAX_CHARS)
 
-    def email(self, invoice: InvoiceView, reminder: bool = False) -> RenderedEmail:
+    def email(
+        self, invoice: InvoiceView, reminder: bool = False, take_link: str | None = None
+    ) -> RenderedEmail:
         """Subject, HTML and plain-text parts of the review e-mail (or of a reminder)."""
-        facts = {**self._facts(invoice), "reminder": reminder}
+        facts = {**self._facts(invoice), "reminder": reminder, "take_link": take_link}
         subject = self._subject(facts)
         return RenderedEmail(
             subject=subject,
@@ -144,10 +146,15 @@ class MessageRenderer:
 
         return fit_sms(build, facts["vendor"], self._sms_max_segments)
 
-    def slack(self, invoice: InvoiceView, waited_seconds: float | None = None) -> ChatMessage:
+    def slack(
+        self,
+        invoice: InvoiceView,
+        waited_seconds: float | None = None,
+        take_link: str | None = None,
+    ) -> ChatMessage:
         """The Slack message for one invoice (a reminder says how long it has waited)."""
         waited = None if waited_seconds is None else slack.waited(waited_seconds)
-        return slack.invoice_message(self._facts(invoice), waited)
+        return slack.invoice_message({**self._facts(invoice), "take_link": take_link}, waited)
 
     def digest_slack(self, invoices: Sequence[InvoiceView]) -> ChatMessage:
         """One Slack message for several invoices: count, totals, the first 20, the queue."""
@@ -156,10 +163,15 @@ class MessageRenderer:
             facts["count"], facts["totals"], facts["listed"], facts["unlisted"], facts["queue_link"]
         )
 
-    def teams(self, invoice: InvoiceView, waited_seconds: float | None = None) -> CardMessage:
+    def teams(
+        self,
+        invoice: InvoiceView,
+        waited_seconds: float | None = None,
+        take_link: str | None = None,
+    ) -> CardMessage:
         """The Teams card for one invoice (a reminder says how long it has waited)."""
         waited = None if waited_seconds is None else slack.waited(waited_seconds)
-        return teams.invoice_card(self._facts(invoice), waited)
+        return teams.invoice_card({**self._facts(invoice), "take_link": take_link}, waited)
 
     def digest_teams(self, invoices: Sequence[InvoiceView]) -> CardMessage:
         """One Teams card for several invoices: count, totals, the first 20, the queue."""

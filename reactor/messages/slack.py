@@ -37,11 +37,11 @@ def _plain(text: str, limit: int = FIELD_MAX) -> dict[str, Any]:
     return {"type": "plain_text", "text": text or " ", "emoji": False}
 
 
-def _button(label: str, url: str) -> dict[str, Any]:
-    return {
-        "type": "actions",
-        "elements": [{"type": "button", "text": _plain(label, BUTTON_MAX), "url": url}],
-    }
+def _button(label: str, url: str, take_link: str | None = None) -> dict[str, Any]:
+    elements = [{"type": "button", "text": _plain(label, BUTTON_MAX), "url": url}]
+    if take_link:
+        elements.append({"type": "button", "text": _plain("I'll take it"), "url": take_link})
+    return {"type": "actions", "elements": elements}
 
 
 def invoice_message(facts: dict[str, Any], reminder: str | None) -> ChatMessage:
@@ -62,7 +62,7 @@ def invoice_message(facts: dict[str, Any], reminder: str | None) -> ChatMessage:
         blocks.append(
             {"type": "context", "elements": [_plain(f"Waiting for review for {reminder}")]}
         )
-    blocks.append(_button("Open invoice", facts["link"]))
+    blocks.append(_button("Open invoice", facts["link"], facts.get("take_link")))
     text = f"{title}: {facts['vendor']}, {facts['amount']}"
     return ChatMessage(text=escape_mrkdwn(text), blocks=tuple(blocks))
 

@@ -35,13 +35,18 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": escape_markdown(text), "wrap": True, **style}
 
 
-def _card(body: list[dict[str, Any]], label: str, url: str) -> dict[str, Any]:
+def _card(
+    body: list[dict[str, Any]], label: str, url: str, take_link: str | None = None
+) -> dict[str, Any]:
+    actions = [{"type": "Action.OpenUrl", "title": label, "url": url}]
+    if take_link:
+        actions.append({"type": "Action.OpenUrl", "title": "I'll take it", "url": take_link})
     return {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,
         "version": "1.5",
         "body": body,
-        "actions": [{"type": "Action.OpenUrl", "title": label, "url": url}],
+        "actions": actions,
     }
 
 
@@ -68,7 +73,8 @@ def invoice_card(facts: dict[str, Any], waited: str | None) -> CardMessage:
     if waited:
         body.append(_text(f"Waiting for review for {waited}", isSubtle=True))
     summary = f"{title}: {facts['vendor']}, {facts['amount']}"
-    return CardMessage(card=_card(body, "Open invoice", facts["link"]), summary=summary)
+    card = _card(body, "Open invoice", facts["link"], facts.get("take_link"))
+    return CardMessage(card=card, summary=summary)
 
 
 def digest_card(

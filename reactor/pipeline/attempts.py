@@ -24,7 +24,7 @@ from reactor.domain.messages import CardMessage, ChatMessage, Message
 from reactor.messages.renderer import MessageRenderer
 from reactor.pipeline.channels import ChannelState
 from reactor.policy.quiet import QuietHours
-from reactor.support import metrics
+from reactor.support import metrics, take_links
 from reactor.support.masking import mask_text
 from reactor.transports import Transport
 
@@ -43,6 +43,7 @@ class Attempts:
         quiet_hours: QuietHours | None = None,
         failover: Transport | None = None,
         failover_after: int = 2,
+        take_links: tuple[str, bytes] | None = None,
     ) -> None:
         self._transports = transports
         self._renderer = renderer
@@ -51,6 +52,7 @@ class Attempts:
         self._quiet_hours = quiet_hours or QuietHours({})
         self._failover = failover  # SMTP, for emails SendGrid failed
         self._failover_after = failover_after
+        self._take_links = take_links  # (the take page's base URL, the signing key)
 
     async def close(self) -> None:
         """Close every transport's kept-alive connections."""
@@ -142,8 +144,17 @@ class Attempts:
                 else self._renderer.digest_sms(invoices)
             )
         if email:
-            return self._renderer.email(delivery.invoice, delivery.reminder)
+            return self._renderer.email(
+                delivery.invoice, delivery.reminder, self._take_link(delivery)
+            )
         return self._renderer.sms(delivery.invoice, delivery.reminder)
+
+    def _take_link(self, delivery: Delivery) -> str | None:
+        """The delivery's signed "I'll take it" link, when links are on."""
+        if self._take_links is None:
+            return None
+        base, secret = self._take_links
+        return base + take_links.sign(secret, delivery.id)
 
     def _render_chat(self, delivery: Delivery) -> ChatMessage | CardMessage:
         slack = delivery.channel is Channel.SLACK
@@ -155,9 +166,10 @@ class Attempts:
         waited = None
         if delivery.reminder and delivery.event_created_at is not None:
             waited = (datetime.now(UTC) - delivery.event_created_at).total_seconds()
+        link = self._take_link(delivery)
         if slack:
-            return self._renderer.slack(delivery.invoice, waited)
-        return self._renderer.teams(delivery.invoice, waited)
+            return self._renderer.slack(delivery.invoice, waited, link)
+        return self._renderer.teams(delivery.invoice, waited, link)
 
     @staticmethod
     def _held_for_quiet_hours(delivery: Delivery, seconds: float) -> Outcome:

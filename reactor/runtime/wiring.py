@@ -18,6 +18,7 @@ from reactor.domain.decisions import RetryPolicy
 from reactor.domain.enums import Channel
 from reactor.http.app import Probes, create_app
 from reactor.http.console.pages import Console
+from reactor.http.takes import Takes
 from reactor.http.webhooks import Webhooks
 from reactor.messages.renderer import MessageRenderer
 from reactor.pipeline.attempts import Attempts
@@ -93,6 +94,7 @@ def build_dispatcher(
         settings.rules.quiet_hours(),
         failover=email_failover(settings),
         failover_after=settings.email_failover_after,
+        take_links=settings.take_links,
     )
     senders = Senders(attempts, Recorder(store), settings.send_concurrency)
     return Dispatcher(store, settings, channels, senders)
@@ -160,7 +162,8 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
         else None
     )
     probes = Probes(settings, store, listener, dispatcher, sweeper, revision, replication)
-    app = create_app(probes, webhooks, console)
+    takes = Takes(settings, store) if settings.take_links else None
+    app = create_app(probes, webhooks, console, takes)
     slack = transports.get(Channel.SLACK)
     corrector = Corrector(store, slack) if isinstance(slack, Updates) else None
     return Service(

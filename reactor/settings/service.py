@@ -26,6 +26,7 @@ from reactor.settings.chat import ChatSettings
 from reactor.settings.console import ConsoleSettings
 from reactor.settings.receipts import SETTINGS_CONFIG, ReceiptSettings
 from reactor.settings.smtp import SmtpSettings
+from reactor.settings.taking import TakingSettings
 from reactor.settings.upstream import UpstreamSettings
 
 SettingsT = TypeVar("SettingsT", bound="DatabaseSettings")
@@ -69,7 +70,13 @@ class DatabaseSettings(BaseSettings):
 
 
 class Settings(
-    DatabaseSettings, ReceiptSettings, SmtpSettings, ConsoleSettings, UpstreamSettings, ChatSettings
+    DatabaseSettings,
+    ReceiptSettings,
+    SmtpSettings,
+    ConsoleSettings,
+    UpstreamSettings,
+    ChatSettings,
+    TakingSettings,
 ):
     """Every setting of the service. Names are the environment variables, upper-cased."""
 
@@ -257,7 +264,12 @@ class Settings(
         """Every credential in these settings, for the log redactor."""
         values = [
             s.get_secret_value()
-            for s in (self.sendgrid_api_key, self.twilio_auth_token, self.slack_bot_token)
+            for s in (
+                self.sendgrid_api_key,
+                self.twilio_auth_token,
+                self.slack_bot_token,
+                self.link_secret_key,
+            )
             if s is not None
         ]
         for url in (self.database_url, self.listener_database_url):
@@ -299,6 +311,14 @@ class Settings(
         if self.sms_transport == "auto":
             return "twilio" if self.twilio_account_sid else "console"
         return "twilio" if self.sms_transport == "twilio" else "console"
+
+    @property
+    def take_links(self) -> tuple[str, bytes] | None:
+        """(the take page's base URL, the signing key) when links are on, else None."""
+        if self.public_base_url is None or self.link_secret_key is None:
+            return None
+        base = str(self.public_base_url).rstrip("/") + "/take/"
+        return base, self.link_secret_key.get_secret_value().encode()
 
     @property
     def sweep_interval_seconds(self) -> float:

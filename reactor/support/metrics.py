@@ -73,6 +73,11 @@ REPLICATION_APPLYING = Gauge(
     "Replica mode: 1 while the subscription's apply worker runs.",
 )
 SWEEP_RUNS = Counter("reactor_sweep_runs_total", "Sweep passes run.")
+TAKES = Counter(
+    "reactor_takes_total",
+    "Invoices taken by somebody from a message, by the message's channel.",
+    ["channel"],
+)
 SWEEP_DURATION = Histogram(
     "reactor_sweep_duration_seconds",
     "Duration of one sweep pass.",

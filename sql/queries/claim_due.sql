@@ -30,6 +30,7 @@ WITH due_retries AS (
                             WHERE newer.invoice_id = n.invoice_id
                               AND newer.entered_at > episode.entered_at)
                    THEN 'SKIPPED'
+               WHEN n.kind = 'reminder' AND episode.taken_at IS NOT NULL THEN 'SKIPPED'
                WHEN n.status = 'SENDING' AND n.attempts >= %(max_attempts)s THEN 'FAILED'
                ELSE 'SENDING'
            END AS next_status,
@@ -37,6 +38,11 @@ WITH due_retries AS (
                WHEN i.matched_status IS DISTINCT FROM 'NEEDS_REVIEW'
                    THEN 'invoice left review before dispatch (now '
                         || coalesce(i.matched_status, 'deleted') || ')'
+               WHEN n.kind = 'reminder' AND episode.taken_at IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM review_episodes newer
+                                    WHERE newer.invoice_id = n.invoice_id
+                                      AND newer.entered_at > episode.entered_at)
+                   THEN 'no reminder: somebody took the invoice'
                ELSE 'superseded by a newer review episode'
            END AS skip_reason
     FROM due d

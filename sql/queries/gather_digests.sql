@@ -51,6 +51,7 @@ WITH claimed AS (
     FROM due d, review_episodes e, invoices i
     WHERE n.id = d.id AND e.id = n.episode_id AND i.id = n.invoice_id
       AND i.matched_status = 'NEEDS_REVIEW'
+      AND NOT (n.kind = 'reminder' AND e.taken_at IS NOT NULL)  -- claim_due skips it
       AND n.attempts < %(max_attempts)s
       AND NOT EXISTS (SELECT 1 FROM review_episodes newer
                       WHERE newer.invoice_id = n.invoice_id

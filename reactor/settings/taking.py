@@ -1,0 +1,27 @@
+"""Settings of taking an invoice from a message (a part of `Settings`)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings
+
+from reactor.settings.receipts import SETTINGS_CONFIG
+
+
+class TakingSettings(BaseSettings):
+    """The key that signs "I'll take it" links; links need PUBLIC_BASE_URL too."""
+
+    model_config = SETTINGS_CONFIG
+
+    # Unset: messages carry no take link. At least 32 characters; rotating it voids
+    # the links already sent.
+    link_secret_key: SecretStr | None = None
+    # A link older than this is refused even while its episode is open.
+    link_max_age_days: int = Field(default=30, ge=1, le=365)
+
+    @field_validator("link_secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")  # never print the value
+        return value

@@ -1,0 +1,7 @@
+-- Taking an invoice (issue 23): the first person to take a review episode is recorded
+-- on it, with when and through which channel; its reminders stop. Nullable columns
+-- with no default: adding them rewrites nothing.
+ALTER TABLE review_episodes
+    ADD COLUMN taken_at timestamptz,
+    ADD COLUMN taken_by text,    -- the recipient whose message was used
+    ADD COLUMN taken_via text;   -- that message's channel
