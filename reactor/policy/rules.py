@@ -23,7 +23,9 @@ from reactor.support.masking import mask_recipient
 
 DEFAULT_RULE = "default"
 RULE_FIELDS = {"name", "notify", "min_amount", "max_amount", "currency", "vendor"}
-REMINDER_FIELDS = ("after", "before_due")  # a rule with one of them is a reminder
+# A rule with one of them is a reminder. `escalate_after` is `after` said for an
+# escalation: like every reminder, it is sent only if nobody has taken the invoice.
+REMINDER_FIELDS = ("after", "before_due", "escalate_after")
 NOTICE = "notice"
 RECIPIENT_FIELDS = {"address", "timezone", "quiet_hours"}
 
@@ -208,9 +210,10 @@ class _Reader:
             raise self.fail(given[1], "a rule is one reminder: use two rules for two timings")
         field = given[0]
         try:
-            return field, parse_duration(table[field])
+            offset = parse_duration(table[field])
         except ValueError as error:
             raise self.fail(field, str(error)) from None
+        return ("after" if field == "escalate_after" else field), offset
 
 
 def valid_timezone(name: str) -> bool:

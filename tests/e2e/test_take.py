@@ -20,6 +20,7 @@ from tests.helpers import (
 )
 
 SECRET = "take-link-secret-" + "s" * 32
+LEAD = "ap-lead@example.com"
 TAKE_LINK = re.compile(r"I'll take it \(tells the others you are on it\): (\S+)")
 FLIP = "UPDATE invoices SET matched_status = %s WHERE id = %s"
 RULES = f"""
@@ -28,9 +29,9 @@ name = "everyone"
 notify = ["{EMAILS[0]}", "{EMAILS[1]}"]
 
 [[rule]]
-name = "still waiting"
-notify = ["{EMAILS[0]}"]
-after = "3s"
+name = "lead"
+notify = ["{LEAD}"]
+escalate_after = "3s"
 """
 
 
@@ -54,7 +55,7 @@ def _taken(database_url: str, invoice: str) -> tuple | None:
     return rows[0] if rows else None
 
 
-def test_a_link_takes_the_invoice_once_and_its_reminder_stops(
+def test_a_link_takes_the_invoice_once_and_its_escalation_stops(
     reactor_env: dict[str, str], database_url: str, sendgrid: FakeSendGrid, tmp_path: Path
 ) -> None:
     port = free_port()
@@ -68,7 +69,7 @@ def test_a_link_takes_the_invoice_once_and_its_reminder_stops(
         "NOTIFICATION_RULES_FILE": str(rules),
     }
     del env["NOTIFICATION_RECIPIENTS"]
-    first, second = insert_invoices(database_url, 2)
+    first, second, untaken = insert_invoices(database_url, 3)
     process = ReactorProcess(env, tmp_path / "reactor.log").start()
     try:
         query(database_url, FLIP, ("NEEDS_REVIEW", first))
@@ -93,16 +94,23 @@ def test_a_link_takes_the_invoice_once_and_its_reminder_stops(
         for forged in (mine[:-3] + "AAA", mine.replace("/take/", "/take/9"), "x.y.z"):
             url = forged if forged.startswith("http") else f"{process.base_url}/take/{forged}"
             assert httpx.get(url, timeout=5).status_code == 403
-        # The reminder (3 s) is skipped, not sent: somebody took the invoice.
-        reminder = (
-            "SELECT status, error_message FROM notifications WHERE invoice_id = %s"
+        # The escalation (3 s) is skipped for the taken invoice, sent for an untaken one.
+        query(database_url, FLIP, ("NEEDS_REVIEW", untaken))
+        escalation = (
+            "SELECT status, error_message, recipient FROM notifications WHERE invoice_id = %s"
             " AND kind = 'reminder'"
         )
-        wait_until(lambda: query(database_url, reminder, (first,))[0][0] == "SKIPPED", what="skip")
-        assert "took the invoice" in query(database_url, reminder, (first,))[0][1]
+        wait_until(
+            lambda: query(database_url, escalation, (first,))[0][0] == "SKIPPED", what="skip"
+        )
+        assert "took the invoice" in query(database_url, escalation, (first,))[0][1]
+        wait_until(
+            lambda: query(database_url, escalation, (untaken,))[0][0] == "SENT", what="escalated"
+        )
+        assert query(database_url, escalation, (untaken,))[0][2] == LEAD
         # A link of an ended episode is refused: the invoice left review and came back.
         query(database_url, FLIP, ("NEEDS_REVIEW", second))
-        wait_until(lambda: len(_links(sendgrid, second)) == 2, what="the second's emails")
+        wait_until(lambda: len(_links(sendgrid, second)) >= 2, what="the second's emails")
         old = _links(sendgrid, second)[EMAILS[1]]
         query(database_url, FLIP, ("MATCHED", second))
         query(database_url, FLIP, ("NEEDS_REVIEW", second))

@@ -121,6 +121,14 @@ def test_a_good_file_is_normalised(tmp_path: Path) -> None:
             "rule 'x': before_due: a rule is one reminder",
         ),
         (
+            '[[rule]]\nname = "x"\nnotify = ["a@b.example"]\nafter = "1h"\nescalate_after = "4h"\n',
+            "rule 'x': escalate_after: a rule is one reminder",
+        ),
+        (
+            '[[rule]]\nname = "x"\nnotify = ["a@b.example"]\nescalate_after = "soon"\n',
+            "rule 'x': escalate_after: 'soon' is not a duration",
+        ),
+        (
             '[[rule]]\nname = "x"\nnotify = ["a@b.example"]\nmin_amount = "lots"\n',
             "rule 'x': min_amount: 'lots' is not a number",
         ),
@@ -259,3 +267,12 @@ def test_a_reminder_already_due_is_one_message_with_the_notice(tmp_path: Path) -
         due - 2 * timedelta(1),
     ) in planned
     assert not any(p[0] == "ap@acme.example" and p[1] == "due soon" for p in planned)
+
+
+def test_an_escalation_is_a_reminder_step_after_entering_review(tmp_path: Path) -> None:
+    rules = _load(
+        tmp_path,
+        '[[rule]]\nname = "lead"\nnotify = ["lead@acme.example"]\nescalate_after = "4h"\n',
+    )
+    (rule,) = rules.rules
+    assert (rule.timing, rule.offset) == ("after", timedelta(hours=4))
