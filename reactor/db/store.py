@@ -179,6 +179,14 @@ class Store:
         """Those messages are corrected, or cannot be (mark_corrected.sql)."""
         return await self._count("mark_corrected", {"message_ids": list(message_ids)})
 
+    async def slack_to_note_taken(self, limit: int) -> list[Row]:
+        """Slack messages of taken episodes not yet saying so (slack_to_note_taken.sql)."""
+        return await self._rows("slack_to_note_taken", {"limit": limit})
+
+    async def mark_taken_noted(self, message_ids: Sequence[str]) -> int:
+        """Those messages now say who took the invoice (mark_taken_noted.sql)."""
+        return await self._count("mark_taken_noted", {"message_ids": list(message_ids)})
+
     # -- probes and operators ------------------------------------------------
 
     async def ping(self, timeout: float | None = None) -> None:

@@ -82,6 +82,17 @@ def left_review_message(reference: str, status: str, invoices: int) -> ChatMessa
     return ChatMessage(text=escape_mrkdwn(title), blocks=blocks)
 
 
+def taken_message(reference: str, taken_by: str, link: str) -> ChatMessage:
+    """What a message says once somebody took its invoice: who, and no take button."""
+    title = f"Invoice {reference} is taken"
+    blocks = (
+        {"type": "header", "text": _plain(title, HEADER_MAX)},
+        {"type": "section", "text": _plain(f"{taken_by} is on it.")},
+        _button("Open invoice", link),
+    )
+    return ChatMessage(text=escape_mrkdwn(f"{title} by {taken_by}"), blocks=blocks)
+
+
 def digest_message(
     count: int, totals: str, listed: Sequence[dict[str, Any]], unlisted: int, queue_link: str
 ) -> ChatMessage:

@@ -3,6 +3,7 @@
 Every few seconds the corrector reads the Slack messages whose invoices have all left
 review (one query on a partial index of the messages still open) and rewrites each
 with `chat.update`: what became of the invoice, and no button any more. A message
+whose invoice somebody took is rewritten once to say who has it. A message
 Slack no longer has (deleted, or its channel archived) is marked corrected too; a
 transient failure leaves it for the next round. Two replicas may both correct one
 message: the second update says the same thing.
@@ -11,6 +12,7 @@ message: the second update says the same thing.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import structlog
@@ -18,7 +20,7 @@ import structlog
 from reactor.db.connections import DATABASE_ERRORS
 from reactor.domain.decisions import FailureClass, SendError
 from reactor.domain.messages import ChatMessage
-from reactor.messages.slack import left_review_message
+from reactor.messages.slack import left_review_message, taken_message
 
 if TYPE_CHECKING:
     from reactor.db.store import Store
@@ -41,9 +43,16 @@ class Updates(Protocol):
 class Corrector:
     """Rewrites the Slack messages whose invoices have all left review."""
 
-    def __init__(self, store: Store, slack: Updates, interval: float = CORRECTION_SECONDS):
+    def __init__(
+        self,
+        store: Store,
+        slack: Updates,
+        invoice_link: Callable[[str], str],
+        interval: float = CORRECTION_SECONDS,
+    ):
         self._store = store
         self._slack = slack
+        self._invoice_link = invoice_link
         self._interval = interval
         self.corrected = 0
 
@@ -57,18 +66,31 @@ class Corrector:
             await asyncio.sleep(self._interval)
 
     async def correct_once(self) -> int:
-        """One round: returns how many messages were corrected (or given up on)."""
+        """One round: returns how many messages were rewritten (or given up on)."""
         done: list[str] = []
         for row in await self._store.slack_to_correct(BATCH):
             message = left_review_message(row["reference"], row["status"], row["invoices"])
-            try:
-                await self._slack.update(row["message_id"], message)
-            except SendError as error:
-                if error.failure is not FailureClass.PERMANENT:
-                    continue  # Slack's trouble or our token's: next round
-                log.info("a Slack message could not be corrected", error=error.message)
-            done.append(row["message_id"])
+            if await self._rewrite(row["message_id"], message):
+                done.append(row["message_id"])
         if done:
             await self._store.mark_corrected(done)
-            self.corrected += len(done)
-        return len(done)
+        noted: list[str] = []
+        for row in await self._store.slack_to_note_taken(BATCH):
+            link = self._invoice_link(str(row["invoice_id"]))
+            message = taken_message(row["reference"], row["taken_by"], link)
+            if await self._rewrite(row["message_id"], message):
+                noted.append(row["message_id"])
+        if noted:
+            await self._store.mark_taken_noted(noted)
+        self.corrected += len(done) + len(noted)
+        return len(done) + len(noted)
+
+    async def _rewrite(self, message_id: str, message: ChatMessage) -> bool:
+        """Whether the message is done with: rewritten, or lost for good."""
+        try:
+            await self._slack.update(message_id, message)
+        except SendError as error:
+            if error.failure is not FailureClass.PERMANENT:
+                return False  # Slack's trouble or our token's: next round
+            log.info("a Slack message could not be rewritten", error=error.message)
+        return True

@@ -165,7 +165,8 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
     takes = Takes(settings, store) if settings.take_links else None
     app = create_app(probes, webhooks, console, takes)
     slack = transports.get(Channel.SLACK)
-    corrector = Corrector(store, slack) if isinstance(slack, Updates) else None
+    links = make_renderer(settings).link
+    corrector = Corrector(store, slack, links) if isinstance(slack, Updates) else None
     return Service(
         pool, store, transports, dispatcher, sweeper, listener, pauses, app, replication, corrector
     )

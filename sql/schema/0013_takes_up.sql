@@ -5,3 +5,6 @@ ALTER TABLE review_episodes
     ADD COLUMN taken_at timestamptz,
     ADD COLUMN taken_by text,    -- the recipient whose message was used
     ADD COLUMN taken_via text;   -- that message's channel
+
+-- The Slack messages of a taken episode say who took it, once (the corrector).
+ALTER TABLE notifications ADD COLUMN taken_noted_at timestamptz;

@@ -7,10 +7,12 @@ The fake validates every call against Slack's published OpenAPI description (whe
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.fakes import FakeSendGrid, Reply
@@ -18,6 +20,7 @@ from tests.fakes.slack import FakeSlack
 from tests.helpers import (
     EMAILS,
     ReactorProcess,
+    free_port,
     insert_invoices,
     query,
     retried_later,
@@ -241,3 +244,45 @@ notify = ["slack:{CHANNEL}", "{EMAILS[0]}"]
         process.stop()
     assert held == [("PENDING", "quiet_hours", True)]
     assert slack.requests == []
+
+
+def test_a_take_from_the_channel_is_shown_there_and_the_take_button_goes(
+    reactor_env: dict[str, str], database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = _env(
+        reactor_env,
+        slack,
+        PORT=str(port),
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        LINK_SECRET_KEY="take-link-secret-" + "s" * 32,
+    )
+    (invoice,) = insert_invoices(database_url, 1)
+    process = ReactorProcess(env, tmp_path / "reactor.log").start()
+    try:
+        query(database_url, FLIP, ([invoice],))
+        (posted,) = slack.wait_for(1)
+        (buttons,) = [b["elements"] for b in posted.json()["blocks"] if b["type"] == "actions"]
+        take = next(b["url"] for b in buttons if b["text"]["text"] == "I'll take it")
+        with httpx.Client(timeout=5) as browser:
+            page = browser.get(take)
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            assert "is yours" in browser.post(take, data={"csrf": csrf}).text
+        (message,) = slack.messages.values()
+        noted = wait_until(
+            lambda: (m := slack.messages[(message.channel_id, message.ts)]).edits == 1 and m,
+            what="the message says who took it",
+        )
+        assert "is taken" in noted.text and CHANNEL in noted.text
+        assert "I'll take it" not in json.dumps(noted.blocks)
+        query(
+            database_url,
+            "UPDATE invoices SET matched_status = 'APPROVED' WHERE id = %s",
+            (invoice,),
+        )
+        wait_until(
+            lambda: slack.messages[(message.channel_id, message.ts)].edits == 2,
+            what="then that it left review",
+        )
+    finally:
+        process.stop()
