@@ -90,5 +90,7 @@ class Takes:
             return self._render(403, state=state or None)
         if state["took"]:
             metrics.TAKES.labels(state["taken_via"]).inc()
+            waited = (state["taken_at"] - state["entered_at"]).total_seconds()
+            metrics.TIME_TO_TAKE.labels(state["taken_via"]).observe(max(0.0, waited))
             log.info("invoice taken", via=state["taken_via"], by=mask_recipient(state["taken_by"]))
         return self._render(200, state=state)

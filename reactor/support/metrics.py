@@ -78,6 +78,12 @@ TAKES = Counter(
     "Invoices taken by somebody from a message, by the message's channel.",
     ["channel"],
 )
+TIME_TO_TAKE = Histogram(
+    "reactor_time_to_take_seconds",
+    "From entering review to somebody taking the invoice, by the message's channel.",
+    ["channel"],
+    buckets=(60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400, 259_200, 604_800),
+)
 SWEEP_DURATION = Histogram(
     "reactor_sweep_duration_seconds",
     "Duration of one sweep pass.",

@@ -8,7 +8,7 @@ WITH delivery AS (
     FROM notifications n
     WHERE n.id = %(delivery_id)s
 ), state AS (
-    SELECT d.*, e.taken_at, e.taken_by, e.taken_via,
+    SELECT d.*, e.taken_at, e.taken_by, e.taken_via, e.entered_at,
            coalesce(i.matched_status = 'NEEDS_REVIEW', false)
            AND NOT EXISTS (SELECT 1 FROM review_episodes newer
                            WHERE newer.invoice_id = d.invoice_id
@@ -24,7 +24,7 @@ WITH delivery AS (
     WHERE %(take)s AND e.id = s.episode_id AND s.open AND e.taken_at IS NULL
     RETURNING e.taken_at, e.taken_by, e.taken_via
 )
-SELECT s.invoice_id, s.invoice_number, s.recipient, s.open,
+SELECT s.invoice_id, s.invoice_number, s.recipient, s.open, s.entered_at,
        EXISTS (SELECT 1 FROM taken) AS took,
        coalesce((SELECT taken_by FROM taken), s.taken_by) AS taken_by,
        coalesce((SELECT taken_via FROM taken), s.taken_via) AS taken_via,

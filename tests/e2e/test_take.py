@@ -126,7 +126,9 @@ def test_a_link_takes_the_invoice_once_and_its_escalation_stops(
             what="a second episode",
         )
         assert httpx.get(old, timeout=5).status_code == 403
-        assert 'reactor_takes_total{channel="email"} 1.0' in process.get("/metrics").text
+        metrics = process.get("/metrics").text
+        assert 'reactor_takes_total{channel="email"} 1.0' in metrics
+        assert 'reactor_time_to_take_seconds_count{channel="email"} 1.0' in metrics
     finally:
         process.stop()
     assert "/take/" not in process.output()  # tokens never reach the log
