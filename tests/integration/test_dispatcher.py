@@ -43,10 +43,12 @@ class BrokenForOne(MessageRenderer):
         super().__init__(**kwargs)
         self.broken_invoice = broken_invoice
 
-    def email(self, invoice: InvoiceView, reminder: bool = False) -> RenderedEmail:
+    def email(
+        self, invoice: InvoiceView, reminder: bool = False, take_link: str | None = None
+    ) -> RenderedEmail:
         if invoice.invoice_id == self.broken_invoice:
             raise ZeroDivisionError("a bug in a template filter")
-        return super().email(invoice, reminder)
+        return super().email(invoice, reminder, take_link)
 
 
 def drain(settings: Settings, url: str, renderer: MessageRenderer | None = None) -> DrainReport:
