@@ -3,8 +3,9 @@
 -- backwards, or the invoice index when an invoice is named.
 SELECT n.id, n.invoice_id, n.method, n.recipient, n.rule_name, n.kind, n.status, n.attempts,
        n.error_message, n.sent_at, n.created_at, n.receipt_status, n.digest_size,
-       m.vendor_name
+       m.vendor_name, e.taken_at, e.taken_by
 FROM notifications n
+JOIN review_episodes e ON e.id = n.episode_id
 LEFT JOIN invoices i ON i.id = n.invoice_id
 CROSS JOIN LATERAL reactor_message_fields(to_jsonb(i)) m
 WHERE (%(status)s::text IS NULL OR n.status = %(status)s::text)
@@ -16,5 +17,6 @@ WHERE (%(status)s::text IS NULL OR n.status = %(status)s::text)
   AND (%(since)s::timestamptz IS NULL OR n.created_at >= %(since)s::timestamptz)
   AND (%(until)s::timestamptz IS NULL OR n.created_at < %(until)s::timestamptz)
   AND (%(before)s::bigint IS NULL OR n.id < %(before)s::bigint)
+  AND (%(taken)s::boolean IS NULL OR (e.taken_at IS NOT NULL) = %(taken)s::boolean)
 ORDER BY n.id DESC
 LIMIT %(limit)s

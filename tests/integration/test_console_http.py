@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from reactor.runtime.wiring import Service
 from reactor.support.console_auth import hash_password
-from tests.helpers import in_process_app, query, wait_until
+from tests.helpers import in_process_app, insert_invoices, query, wait_until
 
 PASSWORD = "correct horse battery staple"
 SECRET = "console-secret-key-" + "x" * 40
@@ -152,3 +152,25 @@ def test_an_sso_proxys_user_header_counts_only_from_a_trusted_proxy(
         assert client.post("/console/sweep", headers=headers).status_code == 403
         swept = client.post("/console/sweep", data={"csrf": token}, headers=headers)
         assert swept.status_code == 303
+
+
+def test_the_deliveries_list_filters_taken_invoices_and_says_who_took_them(
+    console: tuple[TestClient, Service], database_url: str
+) -> None:
+    client, _ = console
+    taken, free = insert_invoices(database_url, 2)
+    for invoice, taker in ((taken, "ap-team@example.com"), (free, None)):
+        query(
+            database_url,
+            "WITH e AS (INSERT INTO review_episodes (invoice_id, source, entered_at, taken_at,"
+            " taken_by, taken_via) VALUES (%s, 'trigger', now(), CASE WHEN %s::text IS NULL"
+            " THEN NULL ELSE now() END, %s, 'email') RETURNING id)"
+            " INSERT INTO notifications (invoice_id, episode_id, method, recipient, status)"
+            " SELECT %s, id, 'email', 'ap-team@example.com', 'SENT' FROM e",
+            (invoice, taker, taker, invoice),
+        )
+    _sign_in(client)
+    listing = client.get("/console/deliveries", params={"taken": "yes"}).text
+    assert taken in listing and free not in listing and "taken by a***@example.com" in listing
+    listing = client.get("/console/deliveries", params={"taken": "no"}).text
+    assert free in listing and taken not in listing

@@ -49,6 +49,7 @@ def list_filters(params: Any) -> tuple[dict[str, Any], str | None]:
         "since": None,
         "until": None,
         "before": None,
+        "taken": {"yes": True, "no": False}.get(value("taken") or ""),
     }
     try:
         if value("invoice"):
