@@ -14,13 +14,12 @@ import secrets
 from typing import Any
 
 import structlog
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route, Router
 
 from reactor.db.store import Store
-from reactor.http.console.forms import posted, when
+from reactor.http.console.forms import page_templates, posted
 from reactor.http.console.guards import StrictHeaders
 from reactor.settings.service import Settings
 from reactor.support import metrics
@@ -42,12 +41,7 @@ class Takes:
         self._secure = links[0].startswith("https://")
         self._max_age = settings.link_max_age_days * 86_400.0
         self._store = store
-        self._templates = Environment(
-            loader=PackageLoader("reactor.http.console", "templates"),
-            autoescape=select_autoescape(enabled_extensions=("html", "j2")),
-        )
-        self._templates.filters["masked"] = mask_recipient
-        self._templates.filters["when"] = when
+        self._templates = page_templates()
 
     def mount(self) -> Mount:
         """Everything under /take/, with the console's strict headers."""

@@ -63,6 +63,8 @@ class Corrector:
                 await self.correct_once()
             except DATABASE_ERRORS as error:
                 log.debug("could not read the messages to correct", error=type(error).__name__)
+            except Exception:  # a correction is never worth stopping the service for
+                log.exception("a round of Slack corrections failed")
             await asyncio.sleep(self._interval)
 
     async def correct_once(self) -> int:

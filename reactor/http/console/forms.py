@@ -7,9 +7,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 from uuid import UUID
 
+from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 
 from reactor.http.bodies import read_limited
+from reactor.support.masking import mask_recipient
 
 FORM_LIMIT = 64 * 1024
 # On every console answer: nothing from elsewhere, no framing, no referrer outside.
@@ -73,3 +75,14 @@ def safe_next(request: Request, form: dict[str, str] | None = None) -> str:
 def when(moment: datetime | None) -> str:
     """A time as the pages show it."""
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def page_templates() -> Environment:
+    """The console's templates (autoescaped), with its `masked` and `when` filters."""
+    templates = Environment(
+        loader=PackageLoader("reactor.http.console", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html", "j2")),
+    )
+    templates.filters["masked"] = mask_recipient
+    templates.filters["when"] = when
+    return templates

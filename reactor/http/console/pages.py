@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 import structlog
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route, Router
@@ -22,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from reactor.domain.enums import Status
 from reactor.http.console.actions import ConsoleActions
 from reactor.http.console.charts import bar_chart
-from reactor.http.console.forms import list_filters, posted, safe_next, when
+from reactor.http.console.forms import list_filters, page_templates, posted, safe_next
 from reactor.http.console.guards import COOKIE, StrictHeaders, changes, signed_in
 from reactor.pipeline.queue_state import read_queue_state
 from reactor.support.console_auth import (
@@ -32,7 +31,6 @@ from reactor.support.console_auth import (
     parse_users,
     verify_password,
 )
-from reactor.support.masking import mask_recipient
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -72,12 +70,7 @@ class Console(ConsoleActions):
             settings.console_secret_key.get_secret_value(), settings.console_session_hours
         )
         self.failed_logins = FailedLogins()
-        self.templates = Environment(
-            loader=PackageLoader("reactor.http.console", "templates"),
-            autoescape=select_autoescape(enabled_extensions=("html", "j2")),
-        )
-        self.templates.filters["masked"] = mask_recipient
-        self.templates.filters["when"] = when
+        self.templates = page_templates()
 
     def mount(self) -> Mount:
         """Everything under /console/."""
