@@ -169,6 +169,35 @@ class Store:
         open and free (take_episode.sql); {} when the delivery does not exist."""
         return await self._row("take_episode", {"delivery_id": delivery_id, "take": take})
 
+    async def reply_code(self, delivery_id: int, phone: str) -> int | None:
+        """The reply code an SMS delivery carries, chosen under the phone's lock
+        (reply_code_lock.sql, assign_reply_code.sql); None when every code is held."""
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(sql("queries/reply_code_lock"), {"phone": phone})
+            cursor = await conn.execute(
+                sql("queries/assign_reply_code"), {"delivery_id": delivery_id}
+            )
+            row = await cursor.fetchone()
+            return int(row[0]) if row and row[0] is not None else None
+
+    async def sms_reply_target(self, phone: str, code: int) -> int | None:
+        """The open delivery a phone's reply code names (sms_reply_target.sql)."""
+        row = await self._row("sms_reply_target", {"phone": phone, "code": code})
+        return int(row["id"]) if row else None
+
+    async def sms_opt_out(self, phone: str, source: str) -> None:
+        """No more SMS to this phone until START (sms_opt_out.sql)."""
+        await self._count("sms_opt_out", {"phone": phone, "source": source})
+
+    async def sms_opt_in(self, phone: str) -> int:
+        """SMS may go to this phone again; 1 if it had opted out (sms_opt_in.sql)."""
+        return await self._count("sms_opt_in", {"phone": phone})
+
+    async def follow_ups(self, limit: int) -> list[Row]:
+        """Take up to `limit` taken episodes to follow up, with the messages about them
+        sent to others (follow_ups.sql)."""
+        return await self._rows("follow_ups", {"limit": limit})
+
     # -- Slack's corrections ---------------------------------------------------
 
     async def slack_to_correct(self, limit: int) -> list[Row]:
@@ -200,6 +229,10 @@ class Store:
     async def backlog(self, timeout: float | None = None) -> Row:
         """Pending, sending and failed counts and the outbox backlog (backlog.sql)."""
         return await self._row("backlog", timeout=timeout)
+
+    async def open_invoices(self, limit: int) -> list[Row]:
+        """The oldest untaken invoices in review, and the counts (open_invoices.sql)."""
+        return await self._rows("open_invoices", {"limit": limit})
 
     async def gather_digests(self, **params: Any) -> list[Row]:
         """Open digest windows for claimed rows and gather their recipients' due rows."""

@@ -20,6 +20,8 @@ AUTH_PAUSE_SECONDS = 60.0
 # Twilio error codes that mean "this recipient cannot be texted": never retried.
 TWILIO_PERMANENT_CODES = frozenset({21211, 21214, 21408, 21610, 21612, 21614})
 TWILIO_AUTH_CODE = 20003
+# "Attempt to send to unsubscribed recipient": the phone said STOP to our number.
+TWILIO_UNSUBSCRIBED_CODE = 21610
 # Slack answers most errors with HTTP 200 and `ok: false`; these refuse our token.
 SLACK_AUTH_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
@@ -41,11 +43,18 @@ class FailureClass(StrEnum):
 class SendError(Exception):
     """A send that did not reach the provider's acceptance."""
 
-    def __init__(self, failure: FailureClass, message: str, retry_after: float | None = None):
+    def __init__(
+        self,
+        failure: FailureClass,
+        message: str,
+        retry_after: float | None = None,
+        provider_code: int | None = None,
+    ):
         super().__init__(message)
         self.failure = failure
         self.message = message
         self.retry_after = retry_after
+        self.provider_code = provider_code  # the provider's own error code, if it gave one
 
 
 def classify_status(status: int) -> FailureClass:

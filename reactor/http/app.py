@@ -29,6 +29,7 @@ from reactor.support.aio import bounded
 if TYPE_CHECKING:
     from reactor.db.store import Store
     from reactor.http.console.pages import Console
+    from reactor.http.sms_replies import SmsReplies
     from reactor.http.takes import Takes
     from reactor.http.webhooks import Webhooks
     from reactor.pipeline.dispatch import Dispatcher
@@ -258,8 +259,9 @@ def create_app(
     webhooks: Webhooks | None = None,
     console: Console | None = None,
     takes: Takes | None = None,
+    replies: SmsReplies | None = None,
 ) -> Starlette:
-    """The Starlette app for one running service (receipts, console, take page when on)."""
+    """The Starlette app for one running service (receipts, console, takes when on)."""
     app = Starlette(
         routes=[
             Route("/", root),
@@ -271,6 +273,7 @@ def create_app(
             *(webhooks.routes() if webhooks else []),
             *([console.mount()] if console else []),
             *([takes.mount()] if takes else []),
+            *([replies.route()] if replies else []),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={404: not_found, 405: not_found},

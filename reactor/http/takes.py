@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -82,9 +83,15 @@ class Takes:
         state = await self._store.take_episode(delivery, take=True)
         if not state or not state["open"]:
             return self._render(403, state=state or None)
-        if state["took"]:
-            metrics.TAKES.labels(state["taken_via"]).inc()
-            waited = (state["taken_at"] - state["entered_at"]).total_seconds()
-            metrics.TIME_TO_TAKE.labels(state["taken_via"]).observe(max(0.0, waited))
-            log.info("invoice taken", via=state["taken_via"], by=mask_recipient(state["taken_by"]))
+        count_take(state)
         return self._render(200, state=state)
+
+
+def count_take(state: Mapping[str, Any]) -> None:
+    """Metrics and one log line for a take that won (take_episode.sql's `took`)."""
+    if not state.get("took"):
+        return
+    metrics.TAKES.labels(state["taken_via"]).inc()
+    waited = (state["taken_at"] - state["entered_at"]).total_seconds()
+    metrics.TIME_TO_TAKE.labels(state["taken_via"]).observe(max(0.0, waited))
+    log.info("invoice taken", via=state["taken_via"], by=mask_recipient(state["taken_by"]))

@@ -79,20 +79,25 @@ class Webhooks:
     async def twilio_status(self, request: Request) -> Response:
         """A Twilio status callback: form-encoded, signed with the account's auth token."""
         try:
-            body = await read_body(request)
-            form = _form(body)
-            signature = request.headers.get("X-Twilio-Signature", "")
-            url = self._public_url(request)
-            if not (self._twilio and signature and self._twilio.validate(url, form, signature)):
-                raise Refused(403, "signature")
+            form = await self.twilio_form(request, TWILIO_STATUS_PATH)
         except Refused as refused:
-            return _refuse("twilio", refused)
+            return refuse("twilio", refused)
         receipt = twilio_receipt(form)
         if receipt is not None:
             await self._record([receipt])
         return Response(status_code=200)
 
-    def _public_url(self, request: Request) -> str:
+    async def twilio_form(self, request: Request, path: str) -> dict[str, str]:
+        """A Twilio request's form, once its size and signature check out (else Refused)."""
+        body = await read_body(request)
+        form = _form(body)
+        signature = request.headers.get("X-Twilio-Signature", "")
+        url = self._public_url(request, path)
+        if not (self._twilio and signature and self._twilio.validate(url, form, signature)):
+            raise Refused(403, "signature")
+        return form
+
+    def _public_url(self, request: Request, path: str) -> str:
         """The URL Twilio signed: ours as the providers see it (a trusted proxy may say)."""
         query = f"?{request.url.query}" if request.url.query else ""
         client = request.client.host if request.client else None
@@ -100,7 +105,7 @@ class Webhooks:
         host = request.headers.get("x-forwarded-host")
         if proto and host and self.settings.trusted_proxy(client):
             return f"{proto}://{host}{request.url.path}{query}"
-        return str(self.settings.twilio_status_callback) + query
+        return str(self.settings.public_base_url).rstrip("/") + path + query
 
     # -- SendGrid --------------------------------------------------------------
 
@@ -111,7 +116,7 @@ class Webhooks:
             payload = self._verified(body, request)
             events = _events(payload)
         except Refused as refused:
-            return _refuse("sendgrid", refused)
+            return refuse("sendgrid", refused)
         receipts = []
         for event in events:
             kind = str(event.get("event") or "").lower()
@@ -175,7 +180,7 @@ def _events(payload: str) -> list[dict[str, Any]]:
     return events
 
 
-def _refuse(provider: str, refused: Refused) -> Response:
+def refuse(provider: str, refused: Refused) -> Response:
     metrics.WEBHOOK_REJECTED.labels(provider, refused.reason).inc()
     log.warning("webhook refused", provider=provider, reason=refused.reason)
     return Response(status_code=refused.status)

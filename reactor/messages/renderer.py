@@ -92,6 +92,9 @@ class MessageRenderer:
         self._digest_html = env.get_template("digest.html.j2")
         self._digest_text = env.get_template("digest.txt.j2")
         self._digest_sms = env.get_template("digest_sms.txt.j2")
+        self._taken_html = env.get_template("taken.html.j2")
+        self._taken_text = env.get_template("taken.txt.j2")
+        self._taken_sms = env.get_template("taken_sms.txt.j2")
 
     def link(self, invoice_id: str) -> str:
         """URL of the invoice in the frontend."""
@@ -133,18 +136,50 @@ class MessageRenderer:
             text=self._text_template.render(facts, subject=subject),
         )
 
-    def sms(self, invoice: InvoiceView, reminder: bool = False) -> str:
-        """SMS body; only the vendor is shortened to fit the segment limit."""
+    def sms(
+        self, invoice: InvoiceView, reminder: bool = False, reply_code: int | None = None
+    ) -> str:
+        """SMS body; only the vendor is shortened to fit the segment limit.
+
+        With a `reply_code` it ends "Reply 2 to take it." (never cut, like the link).
+        """
         facts = self._facts(invoice)
         template = self._sms_template
         amount, link = facts["amount"], facts["link"]
 
         def build(vendor: str) -> str:
             return template.render(
-                vendor=vendor, amount=amount, link=link, reminder=reminder
+                vendor=vendor, amount=amount, link=link, reminder=reminder, reply_code=reply_code
             ).strip()
 
         return fit_sms(build, facts["vendor"], self._sms_max_segments)
+
+    # -- follow-ups: somebody took the invoice -----------------------------------
+
+    def _taken_facts(self, invoice: InvoiceView, taken_by: str) -> dict[str, Any]:
+        facts = self._facts(invoice)
+        facts["reference"] = shorten(facts["reference"], _SUBJECT_REFERENCE_CHARS)
+        return {**facts, "taken_by": shorten(clean_line(taken_by), _SUBJECT_VENDOR_CHARS)}
+
+    def taken_email(self, invoice: InvoiceView, taken_by: str) -> RenderedEmail:
+        """The short email telling the others who took the invoice."""
+        facts = self._taken_facts(invoice, taken_by)
+        subject = shorten(f"Invoice {facts['reference']} is taken", SUBJECT_MAX_CHARS)
+        return RenderedEmail(
+            subject=subject,
+            html=self._taken_html.render(facts, subject=subject),
+            text=self._taken_text.render(facts, subject=subject),
+        )
+
+    def taken_sms(self, invoice: InvoiceView, taken_by: str) -> str:
+        """The short SMS telling the others who took the invoice."""
+        facts = self._taken_facts(invoice, taken_by)
+        return self._taken_sms.render(facts).strip()
+
+    def taken_teams(self, invoice: InvoiceView, taken_by: str) -> CardMessage:
+        """The Teams card telling the others who took the invoice."""
+        facts = self._taken_facts(invoice, taken_by)
+        return teams.taken_card(facts["reference"], facts["taken_by"], facts["link"])
 
     def slack(
         self,

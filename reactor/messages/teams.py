@@ -77,6 +77,16 @@ def invoice_card(facts: dict[str, Any], waited: str | None) -> CardMessage:
     return CardMessage(card=card, summary=summary)
 
 
+def taken_card(reference: str, taken_by: str, link: str) -> CardMessage:
+    """A follow-up: somebody took the invoice (a Teams card cannot be edited in place)."""
+    title = f"Invoice {reference} is taken"
+    body = [
+        _text(title, size="Medium", weight="Bolder"),
+        _text(escape_markdown(f"{taken_by} is on it: nothing to do for you.")),
+    ]
+    return CardMessage(card=_card(body, "Open invoice", link), summary=f"{title} by {taken_by}")
+
+
 def digest_card(
     count: int, totals: str, listed: Sequence[dict[str, Any]], unlisted: int, queue_link: str
 ) -> CardMessage:

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from reactor.db.store import Store
+from reactor.messages.renderer import clean_line, shorten
 from reactor.pipeline.prune import prune
 from reactor.pipeline.queue_state import read_queue_state
 from reactor.pipeline.sweep import adopt_orphans
@@ -28,6 +29,7 @@ async def collect_status(store: Store, top: int = 10) -> dict[str, Any]:
     pauses = await store.channel_pauses()
     failures = await store.top_failures(top)
     subscription = await store.subscription_state()  # replica mode only
+    open_rows = await store.open_invoices(top)
     return {
         "deliveries": [
             {"channel": r["method"], "status": r["status"], "count": r["count"]} for r in by_channel
@@ -38,6 +40,18 @@ async def collect_status(store: Store, top: int = 10) -> dict[str, Any]:
         "waiting": queue.waiting,
         "receipts_last_day": queue.receipts_last_day,
         "paused_channels": {p["method"]: p["paused_by"] for p in pauses},
+        "in_review": {
+            "untaken": int(open_rows[0]["untaken"]),
+            "taken": int(open_rows[0]["taken"]),
+            "oldest_untaken": [
+                {
+                    "invoice": shorten(clean_line(r["invoice_number"]), 40) or str(r["invoice_id"]),
+                    "age_seconds": float(r["age_seconds"]),
+                }
+                for r in open_rows
+                if r["invoice_id"] is not None
+            ],
+        },
         "replication": None
         if subscription is None
         else {
@@ -60,6 +74,17 @@ async def collect_status(store: Store, top: int = 10) -> dict[str, Any]:
     }
 
 
+def waited(seconds: float) -> str:
+    """An age for people: "45 s", "12 min", "3.5 h", "2.1 d"."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86_400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:.1f} d"
+
+
 def format_status(status: dict[str, Any], as_json: bool) -> str:
     """`reactor status` output: tables, or JSON for scripts."""
     if as_json:
@@ -77,6 +102,21 @@ def format_status(status: dict[str, Any], as_json: bool) -> str:
                 ("invoices waiting in the outbox", status["pending_outbox_events"]),
                 ("oldest outbox event age (s)", status["oldest_outbox_event_age_seconds"] or "-"),
                 ("oldest pending delivery age (s)", status["oldest_pending_age_seconds"] or "-"),
+            ],
+        ),
+    ]
+    in_review = status["in_review"]
+    parts += [
+        "",
+        render_table(
+            ["in review", "invoices", "oldest untaken (age)"],
+            [
+                ("untaken", in_review["untaken"], ""),
+                ("taken", in_review["taken"], ""),
+                *[
+                    ("", "", f"{o['invoice']} ({waited(o['age_seconds'])})")
+                    for o in in_review["oldest_untaken"]
+                ],
             ],
         ),
     ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Protocol
 from uuid import UUID
 
 import structlog
 
 from reactor.domain.decisions import (
+    TWILIO_UNSUBSCRIBED_CODE,
     Decision,
     FailureClass,
     RetryPolicy,
@@ -31,6 +33,18 @@ from reactor.transports import Transport
 log = structlog.get_logger("reactor.attempts")
 
 
+class ReplyBook(Protocol):
+    """Where SMS reply codes are chosen and opt-outs recorded (the Store)."""
+
+    async def reply_code(self, delivery_id: int, phone: str) -> int | None:
+        """The code this SMS delivery carries."""
+        ...
+
+    async def sms_opt_out(self, phone: str, source: str) -> None:
+        """No more SMS to this phone until it says START."""
+        ...
+
+
 class Attempts:
     """Makes one attempt at a delivery and says what its outcome is; never raises."""
 
@@ -44,6 +58,7 @@ class Attempts:
         failover: Transport | None = None,
         failover_after: int = 2,
         take_links: tuple[str, bytes] | None = None,
+        replies: ReplyBook | None = None,
     ) -> None:
         self._transports = transports
         self._renderer = renderer
@@ -53,6 +68,7 @@ class Attempts:
         self._failover = failover  # SMTP, for emails SendGrid failed
         self._failover_after = failover_after
         self._take_links = take_links  # (the take page's base URL, the signing key)
+        self._replies = replies  # SMS carry reply codes (SMS_REPLY_CODES, take links on)
 
     async def close(self) -> None:
         """Close every transport's kept-alive connections."""
@@ -92,13 +108,15 @@ class Attempts:
         channel = delivery.channel.value
         started = time.perf_counter()
         try:
-            message = self._render(delivery)
+            message = self._render(delivery, await self._reply_code(delivery))
             with structlog.contextvars.bound_contextvars(
                 invoice_id=delivery.invoice.invoice_id, channel=channel, delivery_id=delivery.id
             ):
                 message_id = await transport.send(delivery.recipient, message, delivery.id)
         except SendError as error:
             metrics.SEND_ATTEMPTS.labels(channel, error.failure.value).inc()
+            if error.provider_code == TWILIO_UNSUBSCRIBED_CODE and self._replies is not None:
+                await self._replies.sms_opt_out(delivery.recipient, "provider")
             return self._failed(delivery, error)
         except Exception as error:  # a bug (rendering, a transport) must not lose the row
             log.exception("unexpected error while rendering or sending", delivery_id=delivery.id)
@@ -131,7 +149,13 @@ class Attempts:
             transport=transport.name,
         )
 
-    def _render(self, delivery: Delivery) -> Message:
+    async def _reply_code(self, delivery: Delivery) -> int | None:
+        """The code a single-invoice SMS ends with, when replies are on."""
+        if self._replies is None or delivery.channel is not Channel.SMS or delivery.digest:
+            return None
+        return await self._replies.reply_code(delivery.id, delivery.recipient)
+
+    def _render(self, delivery: Delivery, reply_code: int | None = None) -> Message:
         """The message: one invoice's (a notice or a reminder), or a digest's."""
         if delivery.channel in (Channel.SLACK, Channel.TEAMS):
             return self._render_chat(delivery)
@@ -147,7 +171,7 @@ class Attempts:
             return self._renderer.email(
                 delivery.invoice, delivery.reminder, self._take_link(delivery)
             )
-        return self._renderer.sms(delivery.invoice, delivery.reminder)
+        return self._renderer.sms(delivery.invoice, delivery.reminder, reply_code)
 
     def _take_link(self, delivery: Delivery) -> str | None:
         """The delivery's signed "I'll take it" link, when links are on."""

@@ -22,7 +22,7 @@ from reactor.policy.recipients import Recipient, RecipientList, parse_recipient,
 from reactor.support.masking import mask_recipient
 
 DEFAULT_RULE = "default"
-RULE_FIELDS = {"name", "notify", "min_amount", "max_amount", "currency", "vendor"}
+RULE_FIELDS = {"name", "notify", "min_amount", "max_amount", "currency", "vendor", "follow_up"}
 # A rule with one of them is a reminder. `escalate_after` is `after` said for an
 # escalation: like every reminder, it is sent only if nobody has taken the invoice.
 REMINDER_FIELDS = ("after", "before_due", "escalate_after")
@@ -55,6 +55,7 @@ class Rule:
     vendors: tuple[str, ...] = ()  # lower-case globs (* and ?); empty: any
     timing: str = NOTICE  # or "after" (entering review) / "before_due" (the due date)
     offset: timedelta | None = None  # a reminder's `after` or `before_due`
+    follow_up: bool = True  # told who took an invoice (email, SMS, Teams)
 
     @property
     def step(self) -> str:
@@ -190,6 +191,9 @@ class _Reader:
             if len(code) != 3 or not code.isalpha():
                 raise self.fail("currency", f"{code!r} is not a three-letter code (e.g. USD)")
         vendors = self.strings("vendor", table.get("vendor", []))
+        follow_up = table.get("follow_up", True)
+        if not isinstance(follow_up, bool):
+            raise self.fail("follow_up", "must be true or false")
         return Rule(
             name=name,
             notify=notify,
@@ -199,6 +203,7 @@ class _Reader:
             vendors=tuple(v.lower() for v in vendors),
             timing=timing,
             offset=offset,
+            follow_up=follow_up,
         )
 
     def reminder(self, table: dict[str, Any]) -> tuple[str, timedelta | None]:

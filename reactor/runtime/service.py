@@ -98,6 +98,8 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
         tasks.add(asyncio.create_task(service.replication.run(), name="replication"))
     if service.corrector is not None:
         tasks.add(asyncio.create_task(service.corrector.run(), name="corrections"))
+    if service.followups is not None:
+        tasks.add(asyncio.create_task(service.followups.run(), name="follow-ups"))
     stopper = asyncio.create_task(stop.wait(), name="stop")
     done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
     status = 0
@@ -117,7 +119,7 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
     by_name = {task.get_name(): task for task in tasks}
     await dispatcher.stop(settings.shutdown_grace_seconds, run_task=by_name["dispatcher"])
     server.should_exit = True
-    for name in ("listener", "sweep", "pauses", "replication", "corrections"):
+    for name in ("listener", "sweep", "pauses", "replication", "corrections", "follow-ups"):
         if name in by_name:
             by_name[name].cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

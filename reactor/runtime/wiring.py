@@ -18,6 +18,7 @@ from reactor.domain.decisions import RetryPolicy
 from reactor.domain.enums import Channel
 from reactor.http.app import Probes, create_app
 from reactor.http.console.pages import Console
+from reactor.http.sms_replies import SmsReplies
 from reactor.http.takes import Takes
 from reactor.http.webhooks import Webhooks
 from reactor.messages.renderer import MessageRenderer
@@ -26,6 +27,7 @@ from reactor.pipeline.channels import ChannelState
 from reactor.pipeline.corrections import Corrector, Updates
 from reactor.pipeline.dispatch import Dispatcher
 from reactor.pipeline.doorbell import Doorbell, Pacer
+from reactor.pipeline.followups import FollowUps
 from reactor.pipeline.listener import Listener
 from reactor.pipeline.pauses import OperatorPauses
 from reactor.pipeline.recorder import Recorder
@@ -95,6 +97,7 @@ def build_dispatcher(
         failover=email_failover(settings),
         failover_after=settings.email_failover_after,
         take_links=settings.take_links,
+        replies=store if settings.sms_replies else None,
     )
     senders = Senders(attempts, Recorder(store), settings.send_concurrency)
     return Dispatcher(store, settings, channels, senders)
@@ -114,6 +117,7 @@ class Service:
     app: Starlette
     replication: ReplicationMonitor | None = None  # replica mode only
     corrector: Corrector | None = None  # with a Slack transport only
+    followups: FollowUps | None = None  # with take links only
 
 
 def build_service(settings: Settings, database_url: str, revision: str | None) -> Service:
@@ -163,10 +167,26 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
     )
     probes = Probes(settings, store, listener, dispatcher, sweeper, revision, replication)
     takes = Takes(settings, store) if settings.take_links else None
-    app = create_app(probes, webhooks, console, takes)
+    replies = SmsReplies(webhooks, store) if webhooks and settings.sms_replies else None
+    app = create_app(probes, webhooks, console, takes, replies)
     slack = transports.get(Channel.SLACK)
     links = make_renderer(settings).link
     corrector = Corrector(store, slack, links) if isinstance(slack, Updates) else None
+    followups = (
+        FollowUps(store, transports, make_renderer(settings), settings.rules)
+        if settings.take_links
+        else None
+    )
     return Service(
-        pool, store, transports, dispatcher, sweeper, listener, pauses, app, replication, corrector
+        pool,
+        store,
+        transports,
+        dispatcher,
+        sweeper,
+        listener,
+        pauses,
+        app,
+        replication,
+        corrector,
+        followups,
     )

@@ -19,6 +19,7 @@ SETTINGS_CONFIG = SettingsConfigDict(
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 TWILIO_STATUS_PATH = "/webhooks/twilio/status"
+TWILIO_INBOUND_PATH = "/webhooks/twilio/inbound"
 
 
 class ReceiptSettings(BaseSettings):

@@ -321,6 +321,16 @@ class Settings(
         return base, self.link_secret_key.get_secret_value().encode()
 
     @property
+    def sms_replies(self) -> bool:
+        """Whether SMS carry reply codes and Twilio's inbound webhook takes replies."""
+        return bool(
+            self.sms_reply_codes
+            and self.take_links is not None
+            and self.sms_transport_in_use == "twilio"
+            and self.twilio_auth_token
+        )
+
+    @property
     def sweep_interval_seconds(self) -> float:
         """The periodic sweep's period."""
         return self.review_notification_interval * 60.0

@@ -18,6 +18,9 @@ class TakingSettings(BaseSettings):
     link_secret_key: SecretStr | None = None
     # A link older than this is refused even while its episode is open.
     link_max_age_days: int = Field(default=30, ge=1, le=365)
+    # With take links on and Twilio sending SMS: each single-invoice SMS ends with a
+    # reply code, and replies to /webhooks/twilio/inbound take the invoice.
+    sms_reply_codes: bool = True
 
     @field_validator("link_secret_key")
     @classmethod

@@ -84,6 +84,16 @@ TIME_TO_TAKE = Histogram(
     ["channel"],
     buckets=(60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400, 259_200, 604_800),
 )
+FOLLOW_UPS = Counter(
+    "reactor_follow_ups_total",
+    "Follow-ups sent to the others once somebody took an invoice, by channel.",
+    ["channel"],
+)
+SMS_REPLIES = Counter(
+    "reactor_sms_replies_total",
+    "SMS replies received, by what they were: take, taken_already, unknown, stop, start, help.",
+    ["kind"],
+)
 SWEEP_DURATION = Histogram(
     "reactor_sweep_duration_seconds",
     "Duration of one sweep pass.",

@@ -118,8 +118,10 @@ class TwilioTransport:
         text = f"Twilio {error.status} (code {error.code}): {error.msg}"
         failure = classify_twilio(int(error.status), error.code)
         if failure is FailureClass.PERMANENT:
-            return SendError(failure, text)
-        return SendError(failure, text, retry_after_seconds(_last_headers.get()))
+            return SendError(failure, text, provider_code=error.code)
+        return SendError(
+            failure, text, retry_after_seconds(_last_headers.get()), provider_code=error.code
+        )
 
     async def close(self) -> None:
         """Close the pooled connections."""

@@ -1,7 +1,8 @@
 -- Claim deliveries that are due (on channels not paused in this process): retries and
 -- reminders whose time has come, and rows whose lease expired because the process
 -- sending them died. Before sending, re-check that the
--- invoice is still in review in this same episode; if not, the row is SKIPPED.
+-- invoice is still in review in this same episode (a reminder: that nobody took it; an
+-- SMS: that its phone has not said STOP); if not, the row is SKIPPED.
 -- A row whose lease expired on its last allowed attempt is FAILED. Returns every
 -- claimed row with its new status; only SENDING ones are to be sent.
 WITH due_retries AS (
@@ -23,32 +24,32 @@ WITH due_retries AS (
     UNION ALL
     SELECT id FROM expired_leases
 ), checked AS (
-    SELECT n.id,
+    SELECT n.id, s.skip_reason,
            CASE
-               WHEN i.matched_status IS DISTINCT FROM 'NEEDS_REVIEW' THEN 'SKIPPED'
-               WHEN EXISTS (SELECT 1 FROM review_episodes newer
-                            WHERE newer.invoice_id = n.invoice_id
-                              AND newer.entered_at > episode.entered_at)
-                   THEN 'SKIPPED'
-               WHEN n.kind = 'reminder' AND episode.taken_at IS NOT NULL THEN 'SKIPPED'
+               WHEN s.skip_reason IS NOT NULL THEN 'SKIPPED'
                WHEN n.status = 'SENDING' AND n.attempts >= %(max_attempts)s THEN 'FAILED'
                ELSE 'SENDING'
-           END AS next_status,
-           CASE
-               WHEN i.matched_status IS DISTINCT FROM 'NEEDS_REVIEW'
-                   THEN 'invoice left review before dispatch (now '
-                        || coalesce(i.matched_status, 'deleted') || ')'
-               WHEN n.kind = 'reminder' AND episode.taken_at IS NOT NULL
-                    AND NOT EXISTS (SELECT 1 FROM review_episodes newer
-                                    WHERE newer.invoice_id = n.invoice_id
-                                      AND newer.entered_at > episode.entered_at)
-                   THEN 'no reminder: somebody took the invoice'
-               ELSE 'superseded by a newer review episode'
-           END AS skip_reason
+           END AS next_status
     FROM due d
     JOIN notifications n ON n.id = d.id
     JOIN review_episodes episode ON episode.id = n.episode_id
     LEFT JOIN invoices i ON i.id = n.invoice_id
+    CROSS JOIN LATERAL (
+        SELECT CASE
+               WHEN i.matched_status IS DISTINCT FROM 'NEEDS_REVIEW'
+                   THEN 'invoice left review before dispatch (now '
+                        || coalesce(i.matched_status, 'deleted') || ')'
+               WHEN EXISTS (SELECT 1 FROM review_episodes newer
+                            WHERE newer.invoice_id = n.invoice_id
+                              AND newer.entered_at > episode.entered_at)
+                   THEN 'superseded by a newer review episode'
+               WHEN n.kind = 'reminder' AND episode.taken_at IS NOT NULL
+                   THEN 'no reminder: somebody took the invoice'
+               WHEN n.method = 'sms'
+                    AND EXISTS (SELECT 1 FROM sms_opt_outs o WHERE o.phone = n.recipient)
+                   THEN 'the phone opted out of SMS (STOP)'
+               END AS skip_reason
+    ) s
 ), updated AS (
     UPDATE notifications n
     SET status = c.next_status,

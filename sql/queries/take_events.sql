@@ -5,7 +5,8 @@
 --     at once (SENDING, under a lease); the rest are left PENDING and due now, for
 --     the claim_due path to take in batches (a bulk UPDATE of 10,000 invoices must
 --     not put 20,000 rows under one process's lease);
---   * deliveries whose invoice has left review are SKIPPED with the reason;
+--   * deliveries whose invoice has left review, and SMS to a phone that said STOP,
+--     are SKIPPED with the reason;
 --   * rows of a channel paused in this process stay PENDING for whoever can send;
 --   * reminders (`after`, `before_due`) are PENDING rows due at their moment, claimed
 --     then like any due row; of what falls due at once for one recipient (the notice,
@@ -94,8 +95,13 @@ WITH taken AS (
     SELECT episode_id, invoice_id, step, method, recipient, rule_name,
            CASE WHEN step = 'notice' THEN 'notice' ELSE 'reminder' END AS kind,
            CASE WHEN remind_at > now() THEN remind_at ELSE now() END AS due_at,
-           coalesce(matched_status = 'NEEDS_REVIEW', false) AS in_review,
-           coalesce(matched_status, 'deleted') AS invoice_status,
+           CASE WHEN matched_status IS DISTINCT FROM 'NEEDS_REVIEW'
+                THEN 'invoice left review before dispatch (now '
+                     || coalesce(matched_status, 'deleted') || ')'
+                WHEN method = 'sms'
+                     AND EXISTS (SELECT 1 FROM sms_opt_outs o WHERE o.phone = timed.recipient)
+                THEN 'the phone opted out of SMS (STOP)'
+           END AS skip_reason,
            step = 'notice' AND position <= %(claim_episodes)s
                AND method <> ALL (%(paused)s::text[]) AS claim_now
     FROM timed
@@ -105,14 +111,14 @@ WITH taken AS (
         (invoice_id, episode_id, step, kind, method, recipient, rule_name, status, attempts,
          next_attempt_at, lease_expires_at, claim_token, error_message)
     SELECT invoice_id, episode_id, step, kind, method, recipient, rule_name,
-           CASE WHEN NOT in_review THEN 'SKIPPED' WHEN claim_now THEN 'SENDING' ELSE 'PENDING' END,
-           CASE WHEN in_review AND claim_now THEN 1 ELSE 0 END,
+           CASE WHEN skip_reason IS NOT NULL THEN 'SKIPPED'
+                WHEN claim_now THEN 'SENDING' ELSE 'PENDING' END,
+           CASE WHEN skip_reason IS NULL AND claim_now THEN 1 ELSE 0 END,
            due_at,
-           CASE WHEN in_review AND claim_now
+           CASE WHEN skip_reason IS NULL AND claim_now
                 THEN now() + make_interval(secs => %(lease_seconds)s) END,
-           CASE WHEN in_review AND claim_now THEN gen_random_uuid() END,
-           CASE WHEN NOT in_review
-                THEN 'invoice left review before dispatch (now ' || invoice_status || ')' END
+           CASE WHEN skip_reason IS NULL AND claim_now THEN gen_random_uuid() END,
+           skip_reason
     FROM candidates
     ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
     RETURNING n.id, n.invoice_id, n.episode_id, n.kind, n.method, n.recipient, n.status,

@@ -90,6 +90,8 @@ class FakeTwilio(FakeServer):
         self.auth_token = auth_token
         #: 'To' numbers answered with error 21211.
         self.invalid_numbers: set[str] = set()
+        #: 'To' numbers that said STOP to the sender: answered with error 21610.
+        self.unsubscribed_numbers: set[str] = set()
         self.messages_path = f"/{API_VERSION}/Accounts/{account_sid}/Messages.json"
         super().__init__(host=host, port=port, tls=tls)
 
@@ -148,6 +150,10 @@ class FakeTwilio(FakeServer):
                 twilio_error(
                     21211, f"The 'To' number {data['To']} is not a valid phone number.", 400
                 ),
+            )
+        if data["To"] in self.unsubscribed_numbers:
+            return self._error(
+                400, twilio_error(21610, "Attempt to send to unsubscribed recipient", 400)
             )
         return self._success(rec, 201)
 
