@@ -29,6 +29,7 @@ from reactor.support.aio import bounded
 if TYPE_CHECKING:
     from reactor.db.store import Store
     from reactor.http.console.pages import Console
+    from reactor.http.slack_actions import SlackActions
     from reactor.http.takes import Takes
     from reactor.http.webhooks import Webhooks
     from reactor.pipeline.dispatch import Dispatcher
@@ -258,8 +259,10 @@ def create_app(
     webhooks: Webhooks | None = None,
     console: Console | None = None,
     takes: Takes | None = None,
+    slack_actions: SlackActions | None = None,
 ) -> Starlette:
-    """The Starlette app for one running service (receipts, console, take page when on)."""
+    """The Starlette app for one running service (receipts, console, take page, Slack's
+    take button when on)."""
     app = Starlette(
         routes=[
             Route("/", root),
@@ -271,6 +274,7 @@ def create_app(
             *(webhooks.routes() if webhooks else []),
             *([console.mount()] if console else []),
             *([takes.mount()] if takes else []),
+            *(slack_actions.routes() if slack_actions else []),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={404: not_found, 405: not_found},

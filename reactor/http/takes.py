@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -82,9 +83,16 @@ class Takes:
         state = await self._store.take_episode(delivery, take=True)
         if not state or not state["open"]:
             return self._render(403, state=state or None)
-        if state["took"]:
-            metrics.TAKES.labels(state["taken_via"]).inc()
-            waited = (state["taken_at"] - state["entered_at"]).total_seconds()
-            metrics.TIME_TO_TAKE.labels(state["taken_via"]).observe(max(0.0, waited))
-            log.info("invoice taken", via=state["taken_via"], by=mask_recipient(state["taken_by"]))
+        note_take(state)
         return self._render(200, state=state)
+
+
+def note_take(state: Mapping[str, Any]) -> None:
+    """Count a take (by channel, and how long the invoice waited) and log it, masked;
+    nothing when this call did not take the episode (`state` from Store.take_episode)."""
+    if not state.get("took"):
+        return
+    metrics.TAKES.labels(state["taken_via"]).inc()
+    waited = (state["taken_at"] - state["entered_at"]).total_seconds()
+    metrics.TIME_TO_TAKE.labels(state["taken_via"]).observe(max(0.0, waited))
+    log.info("invoice taken", via=state["taken_via"], by=mask_recipient(state["taken_by"]))

@@ -86,7 +86,7 @@ class Webhooks:
             if not (self._twilio and signature and self._twilio.validate(url, form, signature)):
                 raise Refused(403, "signature")
         except Refused as refused:
-            return _refuse("twilio", refused)
+            return refuse("twilio", refused)
         receipt = twilio_receipt(form)
         if receipt is not None:
             await self._record([receipt])
@@ -111,7 +111,7 @@ class Webhooks:
             payload = self._verified(body, request)
             events = _events(payload)
         except Refused as refused:
-            return _refuse("sendgrid", refused)
+            return refuse("sendgrid", refused)
         receipts = []
         for event in events:
             kind = str(event.get("event") or "").lower()
@@ -175,7 +175,8 @@ def _events(payload: str) -> list[dict[str, Any]]:
     return events
 
 
-def _refuse(provider: str, refused: Refused) -> Response:
+def refuse(provider: str, refused: Refused) -> Response:
+    """Count and log a refused callback (no detail of it), and answer its status."""
     metrics.WEBHOOK_REJECTED.labels(provider, refused.reason).inc()
     log.warning("webhook refused", provider=provider, reason=refused.reason)
     return Response(status_code=refused.status)

@@ -18,6 +18,7 @@ from reactor.domain.decisions import RetryPolicy
 from reactor.domain.enums import Channel
 from reactor.http.app import Probes, create_app
 from reactor.http.console.pages import Console
+from reactor.http.slack_actions import SlackActions
 from reactor.http.takes import Takes
 from reactor.http.webhooks import Webhooks
 from reactor.messages.renderer import MessageRenderer
@@ -95,6 +96,7 @@ def build_dispatcher(
         failover=email_failover(settings),
         failover_after=settings.email_failover_after,
         take_links=settings.take_links,
+        slack_take_button=settings.slack_take_button,
     )
     senders = Senders(attempts, Recorder(store), settings.send_concurrency)
     return Dispatcher(store, settings, channels, senders)
@@ -163,7 +165,8 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
     )
     probes = Probes(settings, store, listener, dispatcher, sweeper, revision, replication)
     takes = Takes(settings, store) if settings.take_links else None
-    app = create_app(probes, webhooks, console, takes)
+    slack_actions = SlackActions(settings, store) if settings.slack_take_button else None
+    app = create_app(probes, webhooks, console, takes, slack_actions)
     slack = transports.get(Channel.SLACK)
     links = make_renderer(settings).link
     corrector = Corrector(store, slack, links) if isinstance(slack, Updates) else None
