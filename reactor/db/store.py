@@ -164,10 +164,12 @@ class Store:
 
     # -- taking an invoice ----------------------------------------------------
 
-    async def take_episode(self, delivery_id: int, take: bool) -> Row:
+    async def take_episode(self, delivery_id: int, take: bool, taken_by: str | None = None) -> Row:
         """Who has the delivery's review episode, taking it first when `take` and it is
-        open and free (take_episode.sql); {} when the delivery does not exist."""
-        return await self._row("take_episode", {"delivery_id": delivery_id, "take": take})
+        open and free, for `taken_by` or else the delivery's recipient (take_episode.sql);
+        {} when the delivery does not exist."""
+        params = {"delivery_id": delivery_id, "take": take, "taken_by": taken_by}
+        return await self._row("take_episode", params)
 
     async def reply_code(self, delivery_id: int, phone: str) -> int | None:
         """The reply code an SMS delivery carries, chosen under the phone's lock

@@ -29,6 +29,7 @@ from reactor.support.aio import bounded
 if TYPE_CHECKING:
     from reactor.db.store import Store
     from reactor.http.console.pages import Console
+    from reactor.http.slack_actions import SlackActions
     from reactor.http.sms_replies import SmsReplies
     from reactor.http.takes import Takes
     from reactor.http.webhooks import Webhooks
@@ -260,8 +261,10 @@ def create_app(
     console: Console | None = None,
     takes: Takes | None = None,
     replies: SmsReplies | None = None,
+    slack_actions: SlackActions | None = None,
 ) -> Starlette:
-    """The Starlette app for one running service (receipts, console, takes when on)."""
+    """The Starlette app for one running service (receipts, console, take page, SMS
+    replies and Slack's take button when on)."""
     app = Starlette(
         routes=[
             Route("/", root),
@@ -274,6 +277,7 @@ def create_app(
             *([console.mount()] if console else []),
             *([takes.mount()] if takes else []),
             *([replies.route()] if replies else []),
+            *(slack_actions.routes() if slack_actions else []),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={404: not_found, 405: not_found},

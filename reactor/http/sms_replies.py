@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from twilio.twiml.messaging_response import MessagingResponse
 
-from reactor.http.takes import count_take
+from reactor.http.takes import note_take
 from reactor.http.webhooks import Refused, Webhooks, refuse
 from reactor.settings.receipts import TWILIO_INBOUND_PATH
 from reactor.support import metrics
@@ -108,7 +108,7 @@ class SmsReplies:
         reference = (state["invoice_number"] or str(state["invoice_id"]))[:40]
         if state["took"]:
             metrics.SMS_REPLIES.labels("take").inc()
-            count_take(state)
+            note_take(state)
             return f"Invoice {reference} is yours. The others are told."
         metrics.SMS_REPLIES.labels("taken_already").inc()
         if state["taken_by"] == phone:

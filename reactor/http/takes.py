@@ -83,12 +83,13 @@ class Takes:
         state = await self._store.take_episode(delivery, take=True)
         if not state or not state["open"]:
             return self._render(403, state=state or None)
-        count_take(state)
+        note_take(state)
         return self._render(200, state=state)
 
 
-def count_take(state: Mapping[str, Any]) -> None:
-    """Metrics and one log line for a take that won (take_episode.sql's `took`)."""
+def note_take(state: Mapping[str, Any]) -> None:
+    """Count a take (by channel, and how long the invoice waited) and log it, masked;
+    nothing when this call did not take the episode (`state` from Store.take_episode)."""
     if not state.get("took"):
         return
     metrics.TAKES.labels(state["taken_via"]).inc()

@@ -181,6 +181,7 @@ def _events(payload: str) -> list[dict[str, Any]]:
 
 
 def refuse(provider: str, refused: Refused) -> Response:
+    """Count and log a refused callback (no detail of it), and answer its status."""
     metrics.WEBHOOK_REJECTED.labels(provider, refused.reason).inc()
     log.warning("webhook refused", provider=provider, reason=refused.reason)
     return Response(status_code=refused.status)

@@ -186,10 +186,13 @@ class MessageRenderer:
         invoice: InvoiceView,
         waited_seconds: float | None = None,
         take_link: str | None = None,
+        take_token: str | None = None,
     ) -> ChatMessage:
-        """The Slack message for one invoice (a reminder says how long it has waited)."""
+        """The Slack message for one invoice (a reminder says how long it has waited); a
+        `take_token` makes its take button Slack's own instead of the `take_link`."""
         waited = None if waited_seconds is None else slack.waited(waited_seconds)
-        return slack.invoice_message({**self._facts(invoice), "take_link": take_link}, waited)
+        facts = {**self._facts(invoice), "take_link": take_link, "take_token": take_token}
+        return slack.invoice_message(facts, waited)
 
     def digest_slack(self, invoices: Sequence[InvoiceView]) -> ChatMessage:
         """One Slack message for several invoices: count, totals, the first 20, the queue."""

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reactor.domain.messages import ChatMessage
+from reactor.support.slack_interactions import TAKE_ACTION
 
 HEADER_MAX = 150  # Slack's limit for a header block's text
 FIELD_MAX = 2000  # a section field's text (Slack allows 2,000)
@@ -37,15 +38,23 @@ def _plain(text: str, limit: int = FIELD_MAX) -> dict[str, Any]:
     return {"type": "plain_text", "text": text or " ", "emoji": False}
 
 
-def _button(label: str, url: str, take_link: str | None = None) -> dict[str, Any]:
+def _button(
+    label: str, url: str, take_link: str | None = None, take_token: str | None = None
+) -> dict[str, Any]:
+    """The actions block: the link button, and the take button when there is one: Slack's
+    own (an interaction carrying the signed token) or else a link to the take page."""
     elements = [{"type": "button", "text": _plain(label, BUTTON_MAX), "url": url}]
-    if take_link:
-        elements.append({"type": "button", "text": _plain("I'll take it"), "url": take_link})
+    take = {"type": "button", "text": _plain("I'll take it")}
+    if take_token:
+        elements.append({**take, "action_id": TAKE_ACTION, "value": take_token})
+    elif take_link:
+        elements.append({**take, "url": take_link})
     return {"type": "actions", "elements": elements}
 
 
 def invoice_message(facts: dict[str, Any], reminder: str | None) -> ChatMessage:
-    """One invoice: a header, vendor and amount, how long it waited, the link button."""
+    """One invoice: a header, vendor and amount, how long it waited, the link button (and
+    the take button: `take_token` for Slack's own, else `take_link`)."""
     title = (
         f"Reminder: invoice {facts['reference']} still needs review"
         if reminder
@@ -62,7 +71,9 @@ def invoice_message(facts: dict[str, Any], reminder: str | None) -> ChatMessage:
         blocks.append(
             {"type": "context", "elements": [_plain(f"Waiting for review for {reminder}")]}
         )
-    blocks.append(_button("Open invoice", facts["link"], facts.get("take_link")))
+    blocks.append(
+        _button("Open invoice", facts["link"], facts.get("take_link"), facts.get("take_token"))
+    )
     text = f"{title}: {facts['vendor']}, {facts['amount']}"
     return ChatMessage(text=escape_mrkdwn(text), blocks=tuple(blocks))
 

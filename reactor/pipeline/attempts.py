@@ -59,6 +59,7 @@ class Attempts:
         failover_after: int = 2,
         take_links: tuple[str, bytes] | None = None,
         replies: ReplyBook | None = None,
+        slack_take_button: bool = False,
     ) -> None:
         self._transports = transports
         self._renderer = renderer
@@ -69,6 +70,7 @@ class Attempts:
         self._failover_after = failover_after
         self._take_links = take_links  # (the take page's base URL, the signing key)
         self._replies = replies  # SMS carry reply codes (SMS_REPLY_CODES, take links on)
+        self._slack_take_button = slack_take_button  # Slack's own button, not the link
 
     async def close(self) -> None:
         """Close every transport's kept-alive connections."""
@@ -191,6 +193,9 @@ class Attempts:
         if delivery.reminder and delivery.event_created_at is not None:
             waited = (datetime.now(UTC) - delivery.event_created_at).total_seconds()
         link = self._take_link(delivery)
+        if slack and self._slack_take_button and self._take_links is not None:
+            token = take_links.sign(self._take_links[1], delivery.id)
+            return self._renderer.slack(delivery.invoice, waited, take_token=token)
         if slack:
             return self._renderer.slack(delivery.invoice, waited, link)
         return self._renderer.teams(delivery.invoice, waited, link)

@@ -18,6 +18,7 @@ from reactor.domain.decisions import RetryPolicy
 from reactor.domain.enums import Channel
 from reactor.http.app import Probes, create_app
 from reactor.http.console.pages import Console
+from reactor.http.slack_actions import SlackActions
 from reactor.http.sms_replies import SmsReplies
 from reactor.http.takes import Takes
 from reactor.http.webhooks import Webhooks
@@ -98,6 +99,7 @@ def build_dispatcher(
         failover_after=settings.email_failover_after,
         take_links=settings.take_links,
         replies=store if settings.sms_replies else None,
+        slack_take_button=settings.slack_take_button,
     )
     senders = Senders(attempts, Recorder(store), settings.send_concurrency)
     return Dispatcher(store, settings, channels, senders)
@@ -168,7 +170,8 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
     probes = Probes(settings, store, listener, dispatcher, sweeper, revision, replication)
     takes = Takes(settings, store) if settings.take_links else None
     replies = SmsReplies(webhooks, store) if webhooks and settings.sms_replies else None
-    app = create_app(probes, webhooks, console, takes, replies)
+    slack_actions = SlackActions(settings, store) if settings.slack_take_button else None
+    app = create_app(probes, webhooks, console, takes, replies, slack_actions)
     slack = transports.get(Channel.SLACK)
     links = make_renderer(settings).link
     corrector = Corrector(store, slack, links) if isinstance(slack, Updates) else None

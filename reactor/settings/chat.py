@@ -58,6 +58,9 @@ class ChatSettings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(default=None)
     # The Web API's base; another one for a proxy (or a test's fake).
     slack_api_url: AnyHttpUrl = AnyHttpUrl("https://slack.com/api/")
+    # The Slack app's signing secret: with take links on, the take button becomes Slack's
+    # own (a signed interaction to /webhooks/slack/interactions). Never logged, never shown.
+    slack_signing_secret: SecretStr | None = None
 
     # `auto`: Teams when TEAMS_WEBHOOKS is set; `console` logs the cards instead.
     teams_transport: Literal["auto", "teams", "console"] = "auto"
@@ -74,6 +77,13 @@ class ChatSettings(BaseSettings):
     def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token (xoxb-…)")  # never print the value
+        return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _signing_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("must be the Slack app's signing secret")  # never print it
         return value
 
     @field_validator("slack_api_url", mode="before")

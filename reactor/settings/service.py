@@ -268,6 +268,7 @@ class Settings(
                 self.sendgrid_api_key,
                 self.twilio_auth_token,
                 self.slack_bot_token,
+                self.slack_signing_secret,
                 self.link_secret_key,
             )
             if s is not None
@@ -329,6 +330,12 @@ class Settings(
             and self.sms_transport_in_use == "twilio"
             and self.twilio_auth_token
         )
+
+    @property
+    def slack_take_button(self) -> bool:
+        """Whether Slack messages carry Slack's own take button (an interaction) instead
+        of the take link: take links on and SLACK_SIGNING_SECRET set."""
+        return self.take_links is not None and self.slack_signing_secret is not None
 
     @property
     def sweep_interval_seconds(self) -> float:

@@ -58,7 +58,10 @@ def mask_phone(number: str) -> str:
 
 def mask_recipient(recipient: str) -> str:
     """Mask a recipient: as an e-mail address if it contains ``@``, as a phone number if
-    it starts with ``+``; a chat channel (``#ap-review``, ``C0123ABCD``) is no person's."""
+    it starts with ``+``; a chat channel (``#ap-review``, ``C0123ABCD``) is no person's, and
+    a Slack member (``slack:U0123ABCD (alice)``) keeps the id only."""
+    if recipient.startswith("slack:"):  # a Slack member who took an invoice: the id, no name
+        return recipient.partition(" ")[0]
     if "@" in recipient:
         return mask_email(recipient)
     if recipient.startswith("#") or SLACK_CHANNEL_ID.fullmatch(recipient):

@@ -1,4 +1,5 @@
--- Take the review episode a delivery belongs to, for that delivery's recipient: the
+-- Take the review episode a delivery belongs to, for that delivery's recipient (or for
+-- %(taken_by)s when given: the Slack member who pressed the channel's button): the
 -- first take wins (the row lock makes a concurrent second one find it taken). Only an
 -- open episode can be taken: its invoice still in review and no newer episode since.
 -- Returns the invoice, whether the episode is open, whether this call took it, and
@@ -19,7 +20,8 @@ WITH delivery AS (
     LEFT JOIN invoices i ON i.id = d.invoice_id
 ), taken AS (
     UPDATE review_episodes e
-    SET taken_at = now(), taken_by = s.recipient, taken_via = s.method
+    SET taken_at = now(), taken_by = coalesce(%(taken_by)s::text, s.recipient),
+        taken_via = s.method
     FROM state s
     WHERE %(take)s AND e.id = s.episode_id AND s.open AND e.taken_at IS NULL
     RETURNING e.taken_at, e.taken_by, e.taken_via

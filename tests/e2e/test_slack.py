@@ -6,11 +6,15 @@ The fake validates every call against Slack's published OpenAPI description (whe
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -284,5 +288,57 @@ def test_a_take_from_the_channel_is_shown_there_and_the_take_button_goes(
             lambda: slack.messages[(message.channel_id, message.ts)].edits == 2,
             what="then that it left review",
         )
+    finally:
+        process.stop()
+
+
+def test_slacks_own_take_button_takes_the_invoice_for_the_member_who_pressed(
+    reactor_env: dict[str, str], database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    signing = "slack-signing-secret-" + "7" * 20
+    port = free_port()
+    env = _env(
+        reactor_env,
+        slack,
+        PORT=str(port),
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        LINK_SECRET_KEY="take-link-secret-" + "s" * 32,
+        SLACK_SIGNING_SECRET=signing,
+    )
+    (invoice,) = insert_invoices(database_url, 1)
+    process = ReactorProcess(env, tmp_path / "reactor.log").start()
+    try:
+        query(database_url, FLIP, ([invoice],))
+        (posted,) = slack.wait_for(1)
+        (buttons,) = [b["elements"] for b in posted.json()["blocks"] if b["type"] == "actions"]
+        (take,) = [b for b in buttons if b.get("action_id") == "take_invoice"]
+        assert "url" not in take
+        payload = {
+            "type": "block_actions",
+            "user": {"id": "U0ALICE001", "username": "alice"},
+            "response_url": slack.response_url(),
+            "actions": [{"action_id": "take_invoice", "type": "button", "value": take["value"]}],
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        stamp = str(int(time.time()))
+        mac = hmac.new(signing.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256)
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": "v0=" + mac.hexdigest(),
+        }
+        url = f"{process.base_url}/webhooks/slack/interactions"
+        assert httpx.post(url, content=body, headers=headers, timeout=5).status_code == 200
+        taken = "SELECT taken_by, taken_via FROM review_episodes WHERE invoice_id = %s"
+        assert query(database_url, taken, (invoice,)) == [("slack:U0ALICE001 (alice)", "slack")]
+        (message,) = slack.messages.values()
+        noted = wait_until(
+            lambda: (m := slack.messages[(message.channel_id, message.ts)]).edits == 1 and m,
+            what="the message says who took it",
+        )
+        assert "is taken by slack:U0ALICE001 (alice)" in noted.text
+        assert "take_invoice" not in json.dumps(noted.blocks)
+        output = process.output()
+        assert take["value"] not in output and signing not in output
     finally:
         process.stop()

@@ -1,4 +1,5 @@
-"""Fake Slack Web API (``POST /api/chat.postMessage``, ``/api/chat.update``, ``/api/auth.test``).
+"""Fake Slack Web API (``POST /api/chat.postMessage``, ``/api/chat.update``, ``/api/auth.test``)
+and interactions' ``response_url`` (``POST /actions/...``, see ``response_url()``).
 
 Slack answers HTTP 200 to most refusals, with ``{"ok": false, "error": "..."}``: such a
 request is recorded with ``error`` set (and ``reasons`` when the fake's own validation
@@ -27,6 +28,7 @@ from .server import FakeServer, RecordedRequest, _Answer, _encode
 __all__ = ["FakeSlack", "SlackMessage", "block_problems", "channel_id_for"]
 
 API_PREFIX = "/api/"
+ACTIONS_PREFIX = "/actions/"  # where an interaction's response_url points
 POST_MESSAGE = "chat.postMessage"
 UPDATE = "chat.update"
 AUTH_TEST = "auth.test"
@@ -347,7 +349,23 @@ class FakeSlack(FakeServer):
             answer.effect()
         return answer
 
+    def response_url(self, name: str = "1") -> str:
+        """A ``response_url`` for an interaction payload: the fake records what is posted."""
+        return f"{self.url}{ACTIONS_PREFIX}{self.team_id}/{name}"
+
+    def responses(self) -> list[Any]:
+        """The JSON bodies posted to ``response_url()``s, oldest first."""
+        return [
+            r.json() for r in self.accepted() if urlsplit(r.path).path.startswith(ACTIONS_PREFIX)
+        ]
+
     def _normal(self, rec: RecordedRequest) -> _Answer:
+        if urlsplit(rec.path).path.startswith(ACTIONS_PREFIX):  # no token: the URL is the key
+            try:
+                json.loads(rec.body)
+            except ValueError:
+                return _SlackAnswer(400, b"invalid_payload", {"Content-Type": "text/plain"})
+            return _SlackAnswer(200, b"ok", {"Content-Type": "text/plain"})
         method = _method(rec)
         if method not in METHODS:
             path = urlsplit(rec.path).path

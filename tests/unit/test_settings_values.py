@@ -136,6 +136,7 @@ def test_prepared_statements_follow_the_setting(
     [
         ("SLACK_API_URL", "http://proxy.acme.example/secret-path/"),
         ("SLACK_BOT_TOKEN", "xoxp-a-user-token-not-a-bot-one"),
+        ("SLACK_SIGNING_SECRET", "secret-path"),
         ("TEAMS_WEBHOOKS", "finance=http://h.example/secret-path?sig=xyz"),
     ],
 )
