@@ -7,7 +7,7 @@ mrkdwn, so `&`, `<` and `>` are escaped there: `<!channel>` cannot ping anybody.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gettext
 from typing import Any
 
 from reactor.domain.messages import ChatMessage
@@ -16,6 +16,8 @@ from reactor.support.slack_interactions import TAKE_ACTION
 HEADER_MAX = 150  # Slack's limit for a header block's text
 FIELD_MAX = 2000  # a section field's text (Slack allows 2,000)
 BUTTON_MAX = 75
+
+ENGLISH = gettext.NullTranslations()  # the message ids are the English text
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -39,12 +41,16 @@ def _plain(text: str, limit: int = FIELD_MAX) -> dict[str, Any]:
 
 
 def _button(
-    label: str, url: str, take_link: str | None = None, take_token: str | None = None
+    label: str,
+    url: str,
+    take_link: str | None = None,
+    take_token: str | None = None,
+    take_label: str = "I'll take it",
 ) -> dict[str, Any]:
     """The actions block: the link button, and the take button when there is one: Slack's
     own (an interaction carrying the signed token) or else a link to the take page."""
     elements = [{"type": "button", "text": _plain(label, BUTTON_MAX), "url": url}]
-    take = {"type": "button", "text": _plain("I'll take it")}
+    take = {"type": "button", "text": _plain(take_label, BUTTON_MAX)}
     if take_token:
         elements.append({**take, "action_id": TAKE_ACTION, "value": take_token})
     elif take_link:
@@ -52,27 +58,36 @@ def _button(
     return {"type": "actions", "elements": elements}
 
 
-def invoice_message(facts: dict[str, Any], reminder: str | None) -> ChatMessage:
+def invoice_message(
+    facts: dict[str, Any], reminder: str | None, words: gettext.NullTranslations = ENGLISH
+) -> ChatMessage:
     """One invoice: a header, vendor and amount, how long it waited, the link button (and
-    the take button: `take_token` for Slack's own, else `take_link`)."""
+    the take button: `take_token` for Slack's own, else `take_link`), in `words`' language."""
+    _ = words.gettext
+    reference = facts["reference"]
     title = (
-        f"Reminder: invoice {facts['reference']} still needs review"
+        _("Reminder: invoice %(reference)s still needs review") % {"reference": reference}
         if reminder
-        else (f"Invoice {facts['reference']} needs review")
+        else _("Invoice %(reference)s needs review") % {"reference": reference}
     )
-    fields = [_plain(f"Vendor: {facts['vendor']}"), _plain(f"Amount: {facts['amount']}")]
+    fields = [
+        _plain(f"{_('Vendor')}: {facts['vendor']}"),
+        _plain(f"{_('Amount')}: {facts['amount']}"),
+    ]
     if facts.get("due_date"):
-        fields.append(_plain(f"Due: {facts['due_date']}"))
+        fields.append(_plain(f"{_('Due')}: {facts['due_date']}"))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(title, HEADER_MAX)},
         {"type": "section", "fields": fields},
     ]
     if reminder:
-        blocks.append(
-            {"type": "context", "elements": [_plain(f"Waiting for review for {reminder}")]}
-        )
+        waiting = _("Waiting for review for %(waited)s") % {"waited": reminder}
+        blocks.append({"type": "context", "elements": [_plain(waiting)]})
+    take = _("I'll take it")
     blocks.append(
-        _button("Open invoice", facts["link"], facts.get("take_link"), facts.get("take_token"))
+        _button(
+            _("Open invoice"), facts["link"], facts.get("take_link"), facts.get("take_token"), take
+        )
     )
     text = f"{title}: {facts['vendor']}, {facts['amount']}"
     return ChatMessage(text=escape_mrkdwn(text), blocks=tuple(blocks))
@@ -104,18 +119,20 @@ def taken_message(reference: str, taken_by: str, link: str) -> ChatMessage:
     return ChatMessage(text=escape_mrkdwn(f"{title} by {taken_by}"), blocks=blocks)
 
 
-def digest_message(
-    count: int, totals: str, listed: Sequence[dict[str, Any]], unlisted: int, queue_link: str
-) -> ChatMessage:
+def digest_message(facts: dict[str, Any], words: gettext.NullTranslations = ENGLISH) -> ChatMessage:
     """Several invoices: the count and totals, one line each for the first 20, the queue."""
-    title = f"{count} invoices need review"
-    lines = [f"{f['reference']}: {f['vendor']}, {f['amount']}" for f in listed]
-    if unlisted:
-        lines.append(f"and {unlisted} more")
+    _ = words.gettext
+    title = words.ngettext(
+        "%(num)s invoice needs review", "%(num)s invoices need review", facts["count"]
+    ) % {"num": facts["count_text"]}
+    lines = [f"{f['reference']}: {f['vendor']}, {f['amount']}" for f in facts["listed"]]
+    if facts["unlisted"]:
+        lines.append(_("...and %(unlisted)s more") % {"unlisted": facts["unlisted_text"]})
+    totals = facts["totals"]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(title, HEADER_MAX)},
-        {"type": "section", "text": _plain(f"Total: {totals}")},
+        {"type": "section", "text": _plain(f"{_('Total:')} {totals}")},
         {"type": "section", "text": _plain("\n".join(lines))},
-        _button("Open the review queue", queue_link),
+        _button(_("Open the review queue"), facts["queue_link"]),
     ]
     return ChatMessage(text=escape_mrkdwn(f"{title} ({totals})"), blocks=tuple(blocks))

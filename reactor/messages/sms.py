@@ -24,6 +24,16 @@ _MULTI_LIMIT = {"GSM-7": 153, "UCS-2": 67}
 _ELLIPSIS = "..."
 
 
+# Babel's amounts and dates use no-break and narrow spaces (fr: "1 250,00 €"); neither
+# is in the GSM alphabet, and one would send the whole SMS as UCS-2 (70 characters).
+_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " "})
+
+
+def sms_spaces(text: str) -> str:
+    """Every kind of space as a plain one: an SMS stays GSM-7 when its letters are."""
+    return text.translate(_SPACES)
+
+
 def _is_gsm(text: str) -> bool:
     return all(ch in GSM_BASIC or ch in GSM_EXTENSION for ch in text)
 

@@ -7,12 +7,13 @@ typed. A card stays well under Teams' 28 KB: a digest lists 20 invoices, each li
 
 from __future__ import annotations
 
+import gettext
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from reactor.domain.messages import CardMessage
 
+ENGLISH = gettext.NullTranslations()  # the message ids are the English text
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 LINE_MAX = 200
 # What Teams' Markdown subset gives a meaning anywhere in a line (emphasis, links,
@@ -36,11 +37,15 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
 
 
 def _card(
-    body: list[dict[str, Any]], label: str, url: str, take_link: str | None = None
+    body: list[dict[str, Any]],
+    label: str,
+    url: str,
+    take_link: str | None = None,
+    take_label: str = "I'll take it",
 ) -> dict[str, Any]:
     actions = [{"type": "Action.OpenUrl", "title": label, "url": url}]
     if take_link:
-        actions.append({"type": "Action.OpenUrl", "title": "I'll take it", "url": take_link})
+        actions.append({"type": "Action.OpenUrl", "title": take_label, "url": take_link})
     return {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,
@@ -50,20 +55,24 @@ def _card(
     }
 
 
-def invoice_card(facts: dict[str, Any], waited: str | None) -> CardMessage:
+def invoice_card(
+    facts: dict[str, Any], waited: str | None, words: gettext.NullTranslations = ENGLISH
+) -> CardMessage:
     """One invoice: a title, the vendor and amount, how long it waited, the link."""
+    _ = words.gettext
+    reference = facts["reference"]
     title = (
-        f"Reminder: invoice {facts['reference']} still needs review"
+        _("Reminder: invoice %(reference)s still needs review") % {"reference": reference}
         if waited
-        else f"Invoice {facts['reference']} needs review"
+        else _("Invoice %(reference)s needs review") % {"reference": reference}
     )
     facts_set = {
         "type": "FactSet",
         "facts": [
-            {"title": "Vendor", "value": escape_markdown(facts["vendor"][:LINE_MAX])},
-            {"title": "Amount", "value": escape_markdown(facts["amount"])},
+            {"title": _("Vendor"), "value": escape_markdown(facts["vendor"][:LINE_MAX])},
+            {"title": _("Amount"), "value": escape_markdown(facts["amount"])},
             *(
-                [{"title": "Due", "value": escape_markdown(facts["due_date"])}]
+                [{"title": _("Due"), "value": escape_markdown(facts["due_date"])}]
                 if facts.get("due_date")
                 else []
             ),
@@ -71,30 +80,38 @@ def invoice_card(facts: dict[str, Any], waited: str | None) -> CardMessage:
     }
     body = [_text(title, size="Medium", weight="Bolder"), facts_set]
     if waited:
-        body.append(_text(f"Waiting for review for {waited}", isSubtle=True))
+        waiting = _("Waiting for review for %(waited)s") % {"waited": waited}
+        body.append(_text(waiting, isSubtle=True))
     summary = f"{title}: {facts['vendor']}, {facts['amount']}"
-    card = _card(body, "Open invoice", facts["link"], facts.get("take_link"))
+    card = _card(body, _("Open invoice"), facts["link"], facts.get("take_link"), _("I'll take it"))
     return CardMessage(card=card, summary=summary)
 
 
-def taken_card(reference: str, taken_by: str, link: str) -> CardMessage:
-    """A follow-up: somebody took the invoice (a Teams card cannot be edited in place)."""
-    title = f"Invoice {reference} is taken"
-    body = [
-        _text(title, size="Medium", weight="Bolder"),
-        _text(escape_markdown(f"{taken_by} is on it: nothing to do for you.")),
-    ]
-    return CardMessage(card=_card(body, "Open invoice", link), summary=f"{title} by {taken_by}")
-
-
-def digest_card(
-    count: int, totals: str, listed: Sequence[dict[str, Any]], unlisted: int, queue_link: str
+def taken_card(
+    reference: str, taken_by: str, link: str, words: gettext.NullTranslations = ENGLISH
 ) -> CardMessage:
+    """A follow-up: somebody took the invoice (a Teams card cannot be edited in place)."""
+    _ = words.gettext
+    title = _("Invoice %(reference)s is taken") % {"reference": reference}
+    said = _("Invoice %(reference)s is taken by %(taken_by)s: nothing to do for you.") % {
+        "reference": reference,
+        "taken_by": taken_by,
+    }
+    body = [_text(title, size="Medium", weight="Bolder"), _text(said)]
+    return CardMessage(card=_card(body, _("Open invoice"), link), summary=said)
+
+
+def digest_card(facts: dict[str, Any], words: gettext.NullTranslations = ENGLISH) -> CardMessage:
     """Several invoices: the count and totals, a line for each of the first 20, the queue."""
-    title = f"{count} invoices need review"
-    body = [_text(title, size="Medium", weight="Bolder"), _text(f"Total: {totals}")]
-    body += [_text(f"{f['reference']}: {f['vendor']}, {f['amount']}") for f in listed]
-    if unlisted:
-        body.append(_text(f"and {unlisted} more", isSubtle=True))
-    card = _card(body, "Open the review queue", queue_link)
+    _ = words.gettext
+    title = words.ngettext(
+        "%(num)s invoice needs review", "%(num)s invoices need review", facts["count"]
+    ) % {"num": facts["count_text"]}
+    totals = facts["totals"]
+    body = [_text(title, size="Medium", weight="Bolder"), _text(f"{_('Total:')} {totals}")]
+    body += [_text(f"{f['reference']}: {f['vendor']}, {f['amount']}") for f in facts["listed"]]
+    if facts["unlisted"]:
+        more = _("...and %(unlisted)s more") % {"unlisted": facts["unlisted_text"]}
+        body.append(_text(more, isSubtle=True))
+    card = _card(body, _("Open the review queue"), facts["queue_link"])
     return CardMessage(card=card, summary=f"{title} ({totals})")
