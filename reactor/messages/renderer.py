@@ -110,7 +110,7 @@ class MessageRenderer:
         self._queue_link = self._base_url + review_queue_path
         self._invoice_path = invoice_path
         self._default_currency = default_currency
-        self._sms_max_segments = sms_max_segments
+        self.sms_max_segments = sms_max_segments
         self.default_locale = default_locale
         self._loader = template_loader(templates_dir)
         self._environments: dict[str, Environment] = {}
@@ -194,7 +194,7 @@ class MessageRenderer:
             )
             return sms_spaces(text).strip()
 
-        return fit_sms(build, facts["vendor"], self._sms_max_segments)
+        return fit_sms(build, facts["vendor"], self.sms_max_segments)
 
     # -- follow-ups: somebody took the invoice -----------------------------------
 
@@ -363,4 +363,4 @@ class MessageRenderer:
             )
             return sms_spaces(text).strip()
 
-        return fit_sms(build, sms_spaces(facts["totals"]), self._sms_max_segments)
+        return fit_sms(build, sms_spaces(facts["totals"]), self.sms_max_segments)

@@ -21,6 +21,9 @@ from pydantic_settings import BaseSettings
 from reactor.db.connections import libpq_url
 from reactor.domain.enums import Channel
 from reactor.policy.recipients import RecipientList, parse_recipients
+from reactor.messages.locales import parse_locale
+from reactor.messages.renderer import MessageRenderer
+from reactor.messages.template_checks import check_templates
 from reactor.policy.rules import Rules, configured_rules, valid_timezone
 from reactor.settings.chat import ChatSettings
 from reactor.settings.console import ConsoleSettings
@@ -90,6 +93,10 @@ class Settings(
     notification_recipients: str = ""
     notification_rules_file: Path | None = None
     default_timezone: str = "UTC"
+    # The messages' language and formats, for recipients without a `locale` of their own.
+    default_locale: str = "en-US"
+    # A folder of templates overriding the built-in ones by name (docs/templates.md).
+    templates_dir: Path | None = None
     frontend_base_url: AnyHttpUrl = AnyHttpUrl("http://localhost:3000")
     invoice_link_path: str = "/invoices/{id}"
     default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
@@ -152,12 +159,36 @@ class Settings(
             raise ValueError("must start with / and contain {id}, e.g. /invoices/{id}")
         return value
 
+    @field_validator("default_locale")
+    @classmethod
+    def _locale_is_known(cls, value: str) -> str:
+        return parse_locale(value)
+
     @field_validator("default_timezone")
     @classmethod
     def _timezone_is_known(cls, value: str) -> str:
         if not valid_timezone(value):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. America/New_York)")
         return value
+
+    @model_validator(mode="after")
+    def _templates_work(self) -> Settings:
+        if self.templates_dir is not None:
+            locales = self.rules.locales().values() if self.has_rules else ()
+            check_templates(self.renderer(), self.templates_dir, locales)
+        return self
+
+    def renderer(self) -> MessageRenderer:
+        """The message renderer for these settings."""
+        return MessageRenderer(
+            frontend_base_url=str(self.frontend_base_url),
+            invoice_path=self.invoice_link_path,
+            default_currency=self.default_currency,
+            sms_max_segments=self.sms_max_segments,
+            review_queue_path=self.review_queue_path,
+            default_locale=self.default_locale,
+            templates_dir=self.templates_dir,
+        )
 
     @model_validator(mode="after")
     def _someone_is_told(self) -> Settings:
