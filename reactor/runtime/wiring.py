@@ -95,6 +95,7 @@ def build_dispatcher(
         failover=email_failover(settings),
         failover_after=settings.email_failover_after,
         take_links=settings.take_links,
+        working_hours=settings.rules.working_hours(settings.default_timezone),
     )
     senders = Senders(attempts, Recorder(store), settings.send_concurrency)
     return Dispatcher(store, settings, channels, senders)
