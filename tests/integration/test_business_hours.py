@@ -121,7 +121,7 @@ max_amount = 5000
     assert moment <= due < moment + timedelta(seconds=2)
     # Open hours: the other escalation went, as any reminder does.
     assert query(database_url, ROW, (small, ALWAYS, "reminder"))[0][0] == "SENT"
-    assert sorted(sendgrid.accepted_recipients()) == sorted([AP, LEAD, ALWAYS])
+    assert sorted(map(str, sendgrid.accepted_recipients())) == sorted([AP, LEAD, ALWAYS])
     assert report.retrying == 1  # the hold: back to PENDING, its attempt given back
     assert scalar(database_url, "SELECT attempts FROM notifications WHERE held IS NOT NULL") == 0
 
