@@ -26,6 +26,7 @@ class Delivery:
     kind: str = "notice"  # or "reminder"
     # A digest: every row the message carries, this one first (empty: it goes alone).
     digest: tuple[Delivery, ...] = ()
+    rule_name: str | None = None  # the rule its row records
 
     @property
     def reminder(self) -> bool:
@@ -47,6 +48,7 @@ class Delivery:
             attempts=row["attempts"],
             event_created_at=row["event_created_at"],
             kind=row.get("kind") or "notice",
+            rule_name=row.get("rule_name"),
             invoice=InvoiceView(
                 invoice_id=str(row["invoice_id"]),
                 invoice_number=row["invoice_number"],
@@ -69,7 +71,7 @@ class Outcome:
     error: str | None = None
     retry_in: float = 0.0
     refund: int = 0  # 1 when the attempt never counted (channel paused, rate limited)
-    held: str | None = None  # why a PENDING row waits on purpose: "quiet_hours"
+    held: str | None = None  # why a PENDING row waits on purpose: "quiet_hours", ...
     transport: str | None = None  # which transport sent it (SENT only)
     # A digest's other rows, which share this outcome (and its provider message id).
     digest: tuple[tuple[int, UUID], ...] = ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -31,7 +31,11 @@ from reactor.runtime.wiring import open_store
 from reactor.settings.service import Settings
 from reactor.support.tables import render_table, visible
 
-_HELD = {"digest_window": "the digest window", "quiet_hours": "quiet hours"}
+_HELD = {
+    "business_hours": "business hours",
+    "digest_window": "the digest window",
+    "quiet_hours": "quiet hours",
+}
 _ERROR_CHARS = 80
 
 
@@ -51,6 +55,11 @@ def _conditions(rule: Rule) -> str:
 def _timing(rule: Rule) -> str:
     if rule.offset is None:
         return "on entering review"
+    if rule.timing == "after" and rule.business_hours is not None:
+        hours = rule.business_hours.text
+        return (
+            f"reminder {_duration(rule.offset)} of business hours ({hours}) after entering review"
+        )
     if rule.timing == "after":
         return f"reminder {_duration(rule.offset)} after entering review"
     return f"reminder {_duration(rule.offset)} before the due date"
@@ -87,6 +96,7 @@ class Entry:
     due: datetime  # when it falls due (a row: its next_attempt_at)
     start: str | None = None  # what it says of itself while waiting (None: due, nothing else)
     done: str | None = None  # it waits for nothing: what happened (sent, failed, ...)
+    working: datetime | None = None  # an escalation in business hours: when its time has passed
 
 
 def row_entry(row: Mapping[str, Any], rule: Rule | None, matched: str, now: datetime) -> Entry:
@@ -136,7 +146,7 @@ def whens(entries: Sequence[Entry], outlook: Outlook) -> list[str]:
             by = outlook.paused[channel]
             said[index] = f"{entry.start or 'due now'}; waits while {channel} is paused (by {by})"
         else:
-            _, holds = forecast(entry.due, channel, recipient, outlook, opened)
+            _, holds = forecast(entry.due, channel, recipient, outlook, opened, entry.working)
             parts = [entry.start] if entry.start else []
             parts += [f"held by {_HELD[why]} until {_at(until)}" for why, until in holds]
             said[index] = ", then ".join(parts) or "now"
@@ -165,10 +175,15 @@ def entries(
     """
     facts, entered = invoice.facts, invoice.entered_at or now
     found = {rule.name: rule for rule in rules.rules}
+    hours = rules.working_hours(timezone)
     listed = []
     for row in invoice.rows:
         rule = found.get(row["rule_name"] or "")
-        listed.append(row_entry(row, rule, _matched(rule, facts, default_currency), now))
+        entry = row_entry(row, rule, _matched(rule, facts, default_currency), now)
+        if row["kind"] == "reminder" and row.get("held") != "business_hours":
+            working = hours.moment(row["rule_name"], row["recipient"], entered)
+            entry = replace(entry, working=working)
+        listed.append(entry)
     recorded = {(r["step"], r["method"], r["recipient"]) for r in invoice.rows}
     planned = plan(
         rules,
@@ -182,6 +197,8 @@ def entries(
         if (item.step, item.recipient.channel.value, item.recipient.address) in recorded:
             continue
         entry = planned_entry(item, facts, default_currency, now)
+        working = hours.moment(item.rule.name, item.recipient.address, entered)
+        entry = replace(entry, working=working)
         if invoice.entered_at is not None:
             entry = Entry(entry.cells, entry.due, done="no row in this episode: not sent")
         listed.append(entry)

@@ -25,6 +25,7 @@ from reactor.domain.enums import Channel, Status
 from reactor.domain.messages import CardMessage, ChatMessage, Message
 from reactor.messages.renderer import MessageRenderer
 from reactor.pipeline.channels import ChannelState
+from reactor.policy.business_hours import WorkingHours
 from reactor.policy.quiet import QuietHours
 from reactor.support import metrics, take_links
 from reactor.support.masking import mask_text
@@ -60,6 +61,7 @@ class Attempts:
         take_links: tuple[str, bytes] | None = None,
         replies: ReplyBook | None = None,
         slack_take_button: bool = False,
+        working_hours: WorkingHours | None = None,
     ) -> None:
         self._transports = transports
         self._renderer = renderer
@@ -71,6 +73,7 @@ class Attempts:
         self._take_links = take_links  # (the take page's base URL, the signing key)
         self._replies = replies  # SMS carry reply codes (SMS_REPLY_CODES, take links on)
         self._slack_take_button = slack_take_button  # Slack's own button, not the link
+        self._working_hours = working_hours or WorkingHours({})
 
     async def close(self) -> None:
         """Close every transport's kept-alive connections."""
@@ -78,18 +81,21 @@ class Attempts:
             await transport.close()
 
     async def make(self, delivery: Delivery) -> Outcome:
-        """Send one delivery, unless its channel was paused or its recipient is in quiet hours."""
+        """Send one delivery, unless it waits: for business hours, a paused channel, quiet hours."""
         try:
+            now = datetime.now(UTC)
+            until = early_until(self._working_hours, delivery, now)
+            if until is not None:
+                return self._held(delivery, (until - now).total_seconds(), "business_hours")
             state = self._channels[delivery.channel]
             pause_left = state.paused_for()
             if pause_left > 0:
                 failure_class, error = state.last_failure()
                 return _outcome(delivery, held_while_paused(failure_class, pause_left), error)
             if delivery.channel is not Channel.EMAIL:  # email is never held
-                now = datetime.now(UTC)
                 until = self._quiet_hours.held_until(delivery.recipient, now)
                 if until is not None:
-                    return self._held_for_quiet_hours(delivery, (until - now).total_seconds())
+                    return self._held(delivery, (until - now).total_seconds(), "quiet_hours")
             return await self._send(delivery)
         except Exception as error:  # never let a bug kill the task and leak its slot
             log.exception("unexpected error in a sender", delivery_id=delivery.id)
@@ -201,10 +207,12 @@ class Attempts:
         return self._renderer.teams(delivery.invoice, waited, link)
 
     @staticmethod
-    def _held_for_quiet_hours(delivery: Delivery, seconds: float) -> Outcome:
-        """Back to PENDING until the quiet hours end, the attempt given back."""
+    def _held(delivery: Delivery, seconds: float, why: str) -> Outcome:
+        """Back to PENDING until the quiet hours (or business hours) say, the attempt given back."""
         log.info(
-            "held for the recipient's quiet hours",
+            "held for the recipient's quiet hours"
+            if why == "quiet_hours"
+            else "held until its working time has passed",
             delivery_id=delivery.id,
             invoice_id=delivery.invoice.invoice_id,
             held_for_seconds=round(seconds),
@@ -216,7 +224,7 @@ class Attempts:
             Status.PENDING,
             retry_in=max(0.0, seconds),
             refund=1,
-            held="quiet_hours",
+            held=why,
             digest=_others(delivery),
         )
 
@@ -263,6 +271,13 @@ class Attempts:
                 **context,
             )
         metrics.DELIVERIES.labels(channel, "retry").inc()
+
+
+def early_until(hours: WorkingHours, delivery: Delivery, now: datetime) -> datetime | None:
+    """Until when a reminder of a business-hours rule waits for its working time, if it does."""
+    if not delivery.reminder:
+        return None
+    return hours.held_until(delivery.rule_name, delivery.recipient, delivery.event_created_at, now)
 
 
 def _outcome(delivery: Delivery, decision: Decision, error: str | None) -> Outcome:

@@ -3,7 +3,7 @@
 The intake statement makes the same decision in SQL for a whole batch
 (`take_events.sql`, from `routes`); this is the reference it is tested against,
 and what `reactor rules explain` uses, with `forecast`: when a message due at a
-moment actually goes, past digest windows and quiet hours.
+moment actually goes, past business hours, digest windows and quiet hours.
 """
 
 from __future__ import annotations
@@ -170,15 +170,21 @@ def forecast(
     recipient: str,
     outlook: Outlook,
     opened: dict[tuple[str, str], datetime],
+    working: datetime | None = None,
 ) -> tuple[datetime, list[tuple[str, datetime]]]:
     """When a message due at `due` goes, and what holds it on the way (the `held` values).
 
-    The send path replayed: at each claim, the recipient's open digest window holds it
+    The send path replayed: an escalation of a business-hours rule claimed before
+    `working` (when its working time has passed, business_hours.py) waits until then,
+    before any digest window; at each claim, the recipient's open digest window holds it
     until the window ends, else the claim opens one (into `opened`, so later messages
     meet it; gather_digests.sql); then an SMS inside its recipient's quiet hours waits
     for their end, to be claimed again (quiet.py). A paused channel is not forecast.
     """
     at, holds, key = max(due, outlook.now), [], (channel, recipient)
+    if working is not None and working > at:
+        holds.append(("business_hours", working))
+        at = working
     for _ in range(MAX_HOLDS):
         if outlook.window:
             end = opened.get(key)

@@ -16,6 +16,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reactor.policy.business_hours import (
+    BusinessHours,
+    WorkingHours,
+    fits,
+    parse_business_hours,
+)
 from reactor.policy.durations import parse_duration
 from reactor.policy.quiet import QuietHours
 from reactor.policy.recipients import Recipient, RecipientList, parse_recipient, parse_recipients
@@ -23,6 +29,8 @@ from reactor.support.masking import mask_recipient
 
 DEFAULT_RULE = "default"
 RULE_FIELDS = {"name", "notify", "min_amount", "max_amount", "currency", "vendor", "follow_up"}
+# `business_hours` counts an `after` / `escalate_after` delay in working time only.
+HOURS_FIELD = "business_hours"
 # A rule with one of them is a reminder. `escalate_after` is `after` said for an
 # escalation: like every reminder, it is sent only if nobody has taken the invoice.
 REMINDER_FIELDS = ("after", "before_due", "escalate_after")
@@ -56,6 +64,7 @@ class Rule:
     timing: str = NOTICE  # or "after" (entering review) / "before_due" (the due date)
     offset: timedelta | None = None  # a reminder's `after` or `before_due`
     follow_up: bool = True  # told who took an invoice (email, SMS, Teams)
+    business_hours: BusinessHours | None = None  # `after` counted in these hours only
 
     @property
     def step(self) -> str:
@@ -91,6 +100,18 @@ class Rules:
                 for address, d in self.recipients.items()
                 if d.quiet_hours is not None
             }
+        )
+
+    def working_hours(self, default_timezone: str) -> WorkingHours:
+        """The business-hours rules and every recipient's time zone, for the senders."""
+        return WorkingHours(
+            {
+                rule.name: (rule.offset, rule.business_hours)
+                for rule in self.rules
+                if rule.business_hours is not None and rule.offset is not None
+            },
+            {address: d.timezone for address, d in self.recipients.items()},
+            default_timezone,
         )
 
 
@@ -176,8 +197,9 @@ class _Reader:
         self.where = f"rule {name!r}"
         if name in seen:
             raise self.fail("name", "is used by an earlier rule; names must be unique")
-        self.unknown(table, RULE_FIELDS | set(REMINDER_FIELDS))
+        self.unknown(table, RULE_FIELDS | set(REMINDER_FIELDS) | {HOURS_FIELD})
         timing, offset = self.reminder(table)
+        hours = self.business_hours(table, timing, offset)
         if "notify" not in table:
             raise self.fail("notify", "required (email addresses and/or phone numbers)")
         entries = self.strings("notify", table["notify"])
@@ -204,6 +226,7 @@ class _Reader:
             timing=timing,
             offset=offset,
             follow_up=follow_up,
+            business_hours=hours,
         )
 
     def reminder(self, table: dict[str, Any]) -> tuple[str, timedelta | None]:
@@ -219,6 +242,22 @@ class _Reader:
         except ValueError as error:
             raise self.fail(field, str(error)) from None
         return ("after" if field == "escalate_after" else field), offset
+
+    def business_hours(
+        self, table: dict[str, Any], timing: str, offset: timedelta | None
+    ) -> BusinessHours | None:
+        """The rule's business hours: only for a delay after entering review."""
+        if HOURS_FIELD not in table:
+            return None
+        if timing != "after" or offset is None:
+            raise self.fail(HOURS_FIELD, "only a rule with `after` or `escalate_after` may have it")
+        try:
+            hours = parse_business_hours(table[HOURS_FIELD])
+        except ValueError as error:
+            raise self.fail(HOURS_FIELD, str(error)) from None
+        if not fits(offset, hours):
+            raise self.fail(HOURS_FIELD, f"{hours.text} takes over ten years to give that delay")
+        return hours
 
 
 def valid_timezone(name: str) -> bool:

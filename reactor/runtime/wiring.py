@@ -100,6 +100,7 @@ def build_dispatcher(
         take_links=settings.take_links,
         replies=store if settings.sms_replies else None,
         slack_take_button=settings.slack_take_button,
+        working_hours=settings.rules.working_hours(settings.default_timezone),
     )
     senders = Senders(attempts, Recorder(store), settings.send_concurrency)
     return Dispatcher(store, settings, channels, senders)

@@ -20,10 +20,10 @@ from pydantic_settings import BaseSettings
 
 from reactor.db.connections import libpq_url
 from reactor.domain.enums import Channel
-from reactor.policy.recipients import RecipientList, parse_recipients
 from reactor.messages.locales import parse_locale
 from reactor.messages.renderer import MessageRenderer
 from reactor.messages.template_checks import check_templates
+from reactor.policy.recipients import RecipientList, parse_recipients
 from reactor.policy.rules import Rules, configured_rules, valid_timezone
 from reactor.settings.chat import ChatSettings
 from reactor.settings.console import ConsoleSettings

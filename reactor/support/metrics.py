@@ -29,7 +29,7 @@ _LATENCY_BUCKETS = (
 DELIVERIES = Counter(
     "reactor_deliveries_total",
     "Deliveries that reached a final or retry state, by channel and outcome.",
-    ["channel", "outcome"],  # outcome: sent, failed, skipped, retry, held (quiet hours)
+    ["channel", "outcome"],  # outcome: sent, failed, skipped, retry, held (quiet, business hours)
 )
 SEND_ATTEMPTS = Counter(
     "reactor_send_attempts_total",

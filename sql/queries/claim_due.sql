@@ -66,9 +66,10 @@ WITH due_retries AS (
     FROM checked c
     WHERE n.id = c.id
     RETURNING n.id, n.invoice_id, n.kind, n.method, n.recipient, n.status, n.attempts,
-              n.episode_id, n.claim_token
+              n.episode_id, n.claim_token, n.rule_name
 )
 SELECT u.id, u.claim_token, u.invoice_id, u.kind, u.method, u.recipient, u.attempts, u.status,
+       u.rule_name,
        e.entered_at AS event_created_at,
        m.invoice_number, m.vendor_name, m.total_amount, m.currency,
        reactor_due_date(to_jsonb(i)) AS due_date

@@ -7,6 +7,9 @@
 --   * when a message opened it within the window (this process or another), the
 --     claimed rows go back to PENDING until the window ends (held = 'digest_window'),
 --     their attempt given back.
+-- A reminder of a business-hours rule (%(working_rules)s) that no claim has checked yet
+-- (never held, never tried) is not gathered: it may fall due by the wall clock before its
+-- working time has passed, and only its own claim holds it until then (business_hours.py).
 -- The window row is locked while it is decided, so replicas agree on who sends. The
 -- recipient's due rows are found through the index on due rows: the cost follows
 -- the rows due now, not the table.
@@ -52,21 +55,24 @@ WITH claimed AS (
     WHERE n.id = d.id AND e.id = n.episode_id AND i.id = n.invoice_id
       AND i.matched_status = 'NEEDS_REVIEW'
       AND NOT (n.kind = 'reminder' AND e.taken_at IS NOT NULL)  -- claim_due skips it
+      AND NOT (n.kind = 'reminder' AND n.rule_name = ANY (%(working_rules)s::text[])
+               AND n.held IS NULL AND n.attempts = 0)
       AND n.attempts < %(max_attempts)s
       AND NOT EXISTS (SELECT 1 FROM review_episodes newer
                       WHERE newer.invoice_id = n.invoice_id
                         AND newer.entered_at > e.entered_at)
     RETURNING n.id, n.claim_token, n.invoice_id, n.kind, n.method, n.recipient, n.attempts,
-              n.status, e.entered_at AS event_created_at, to_jsonb(i) AS invoice
+              n.status, n.rule_name, e.entered_at AS event_created_at, to_jsonb(i) AS invoice
 )
 SELECT c.id, c.token AS claim_token, NULL::uuid AS invoice_id, NULL AS kind, c.method,
-       c.recipient, NULL::int AS attempts, 'SENDING' AS status,
+       c.recipient, NULL::int AS attempts, 'SENDING' AS status, NULL AS rule_name,
        NULL::timestamptz AS event_created_at, NULL AS invoice_number, NULL AS vendor_name,
        NULL AS total_amount, NULL AS currency, NULL::date AS due_date, true AS claimed
 FROM claimed c
 JOIN windows w ON w.method = c.method AND w.recipient = c.recipient AND w.opened
 UNION ALL
 SELECT g.id, g.claim_token, g.invoice_id, g.kind, g.method, g.recipient, g.attempts, g.status,
+       g.rule_name,
        g.event_created_at, m.invoice_number, m.vendor_name, m.total_amount, m.currency,
        reactor_due_date(g.invoice), false
 FROM gathered g

@@ -122,10 +122,10 @@ WITH taken AS (
     FROM candidates
     ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
     RETURNING n.id, n.invoice_id, n.episode_id, n.kind, n.method, n.recipient, n.status,
-              n.attempts, n.claim_token, n.next_attempt_at
+              n.attempts, n.claim_token, n.next_attempt_at, n.rule_name
 ), deliveries AS (
     SELECT ins.id, ins.claim_token, ins.invoice_id, ins.kind, ins.method, ins.recipient,
-           ins.attempts, ins.status,
+           ins.attempts, ins.status, ins.rule_name,
            f.entered_at AS event_created_at,
            f.invoice_number, f.vendor_name, f.total_amount, f.currency, f.due_date
     FROM inserted ins

@@ -12,6 +12,7 @@ import pytest
 
 from reactor.domain.enums import Channel
 from reactor.ops.explain import Entry, Invoice, entries, explain, whens
+from reactor.policy.business_hours import parse_business_hours
 from reactor.policy.matching import InvoiceFacts, Outlook, conditions_met, forecast
 from reactor.policy.quiet import QuietHours
 from reactor.policy.recipients import Recipient
@@ -247,3 +248,59 @@ def test_no_rule_applies() -> None:
         rules, Invoice(facts, "MATCHED", None), Outlook(NOW), default_currency="USD", timezone="UTC"
     )
     assert out.endswith("no rule applies: nobody is told")
+
+
+# -- business hours ------------------------------------------------------------
+
+OFFICE = parse_business_hours("Mon-Fri 09:00-17:00")
+LEAD = Recipient(Channel.EMAIL, "lead@acme.example")
+ESCALATE = Rule(
+    "to the lead", (LEAD,), timing="after", offset=timedelta(hours=4), business_hours=OFFICE
+)
+FRIDAY = datetime(2026, 6, 5, 16, 0, tzinfo=UTC)  # business hours in UTC here
+MONDAY_NOON = datetime(2026, 6, 8, 12, 0, tzinfo=UTC)
+
+
+def _escalating(invoice: Invoice, now: datetime) -> str:
+    rules = Rules((EVERYONE, ESCALATE), {}, "rules.toml")
+    return explain(rules, invoice, Outlook(now, WINDOW), default_currency="USD", timezone="UTC")
+
+
+def test_forecast_business_hours_hold_before_any_window() -> None:
+    due = FRIDAY + timedelta(hours=4)
+    opened = {("email", LEAD.address): due + timedelta(minutes=1)}
+    assert forecast(due, "email", LEAD.address, Outlook(due, WINDOW), opened, MONDAY_NOON) == (
+        MONDAY_NOON,
+        [("business_hours", MONDAY_NOON)],
+    )
+    assert opened[("email", LEAD.address)] == MONDAY_NOON + WINDOW  # its claim opened one
+    # its working time already over: nothing more
+    assert forecast(due, "email", LEAD.address, Outlook(due), {}, FRIDAY) == (due, [])
+
+
+def test_a_planned_escalation_shows_the_moment_business_hours_give() -> None:
+    out = _escalating(Invoice(FACTS, "NEEDS_REVIEW", None), FRIDAY)
+    assert "reminder 4h of business hours (Mon-Fri 09:00-17:00) after entering review" in out
+    assert _when(out, LEAD, "to the lead") == (
+        "due at 2026-06-05 20:00:00 UTC, then held by business hours until 2026-06-08 12:00:00 UTC"
+    )
+
+
+def test_an_escalation_row_waiting_and_held_for_business_hours() -> None:
+    waiting = _row(
+        LEAD,
+        step="after 14400s",
+        kind="reminder",
+        rule_name="to the lead",
+        next_attempt_at=FRIDAY + timedelta(hours=4),
+    )
+    invoice = Invoice(FACTS, "NEEDS_REVIEW", FRIDAY, "INV-1", [waiting])
+    saturday = datetime(2026, 6, 6, 10, 0, tzinfo=UTC)
+    assert _when(_escalating(invoice, saturday), LEAD, "to the lead") == (
+        "held by business hours until 2026-06-08 12:00:00 UTC"
+    )
+    held = {**waiting, "held": "business_hours", "next_attempt_at": MONDAY_NOON}
+    invoice = Invoice(FACTS, "NEEDS_REVIEW", FRIDAY, "INV-1", [held])
+    assert _when(_escalating(invoice, saturday), LEAD, "to the lead") == (
+        "held by business hours until 2026-06-08 12:00:00 UTC"
+    )

@@ -152,6 +152,30 @@ def test_a_good_file_is_normalised(tmp_path: Path) -> None:
             '[[recipient]]\naddress = "a@b.example"\nquiet_hours = "late"\n',
             "recipient #1: quiet_hours: 'late' is not HH:MM-HH:MM",
         ),
+        (
+            RULE_X + 'business_hours = "Mon-Fri 09:00-17:00"\n',
+            "rule 'x': business_hours: only a rule with `after` or `escalate_after` may have it",
+        ),
+        (
+            RULE_X + 'before_due = "2d"\nbusiness_hours = "Mon-Fri 09:00-17:00"\n',
+            "rule 'x': business_hours: only a rule with `after` or `escalate_after`",
+        ),
+        (
+            RULE_X + 'escalate_after = "4h"\nbusiness_hours = "Mon-Fry 09:00-17:00"\n',
+            "rule 'x': business_hours: 'Mon-Fry 09:00-17:00': 'Fry' is not a day",
+        ),
+        (
+            RULE_X + 'escalate_after = "4h"\nbusiness_hours = "Mon-Fri 17:00-09:00"\n',
+            "rule 'x': business_hours: 'Mon-Fri 17:00-09:00': the hours must start before",
+        ),
+        (
+            RULE_X + 'escalate_after = "4h"\nbusiness_hours = ["Mon-Fri 09:00-17:00"]\n',
+            "rule 'x': business_hours: ['Mon-Fri 09:00-17:00'] is not DAYS HH:MM-HH:MM",
+        ),
+        (
+            RULE_X + 'after = "9999d"\nbusiness_hours = "Mon 09:00-09:01"\n',
+            "rule 'x': business_hours: Mon 09:00-09:01 takes over ten years",
+        ),
         ("[rules]\n", "rules: unknown table"),
         ("", "rule: the file has no [[rule]]"),
         ("[[rule]\n", "file: is not valid TOML"),
@@ -276,3 +300,47 @@ def test_an_escalation_is_a_reminder_step_after_entering_review(tmp_path: Path) 
     )
     (rule,) = rules.rules
     assert (rule.timing, rule.offset) == ("after", timedelta(hours=4))
+
+
+def test_an_escalation_may_count_business_hours_only(tmp_path: Path) -> None:
+    text = """
+[[recipient]]
+address = "lead@acme.example"
+timezone = "America/New_York"
+
+[[rule]]
+name = "lead"
+notify = ["lead@acme.example", "controller@acme.example"]
+escalate_after = "4h"
+business_hours = "Mon-Fri 09:00-17:00"
+
+[[rule]]
+name = "waiting"
+notify = ["ap@acme.example"]
+after = "1d"
+"""
+    rules = _load(tmp_path, text)
+    lead, waiting = rules.rules
+    assert lead.business_hours is not None and lead.business_hours.text == "Mon-Fri 09:00-17:00"
+    assert lead.step == "after 14400s"  # the same step: the row is written as before
+    assert waiting.business_hours is None
+    hours = rules.working_hours("Europe/Berlin")
+    assert hours.rule_names == ["lead"]
+    friday = datetime(2026, 6, 5, 20, 0, tzinfo=UTC)  # 16:00 in New York
+    assert hours.moment("lead", "lead@acme.example", friday) == datetime(
+        2026,
+        6,
+        8,
+        16,
+        0,
+        tzinfo=UTC,  # Monday 12:00 in New York
+    )
+    assert hours.moment("lead", "controller@acme.example", friday) == datetime(
+        2026,
+        6,
+        8,
+        11,
+        0,
+        tzinfo=UTC,  # Monday 13:00 in Berlin, the default zone
+    )
+    assert hours.moment("waiting", "ap@acme.example", friday) is None
