@@ -1,11 +1,11 @@
-"""The reader's locale: amounts, dates and counts formatted by Babel, and the messages'
-translations (gettext catalogs in reactor/messages/locale/).
+"""The reader's locale: amounts, dates and counts by Babel, and the translations.
 
-A locale is written as people write it (`de-DE`, `pl`, `fr_CH`) and kept in Babel's form
-(`de_DE`). A catalog is looked up for the locale, then its language (`de_AT` reads
-`de`), then English, the templates' own language: a missing translation falls back to
-English, never to an empty string. Catalogs are compiled at build (`hatch_build.py`);
-a source checkout without the compiled files reads the `.po` files themselves.
+A locale is written as people write it (`de-DE`, `pl`, `fr_CH`) and kept in Babel's
+form (`de_DE`). The translations are gettext catalogs in reactor/messages/locale/: one
+is looked up for the locale, then its language (`de_AT` reads `de`), then English, the
+templates' own language, so a missing translation falls back to English, never to an
+empty string. Catalogs are compiled at build (`hatch_build.py`); a source checkout
+without the compiled files reads the `.po` files themselves.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcont
 from functools import lru_cache
 from pathlib import Path
 
-from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -27,16 +26,6 @@ DEFAULT_LOCALE = "en_US"
 CATALOGS = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 UNKNOWN_AMOUNT = "amount unknown"
-
-
-def parse_locale(text: str) -> str:
-    """`de-DE` -> `de_DE`; ValueError for a locale Babel does not know."""
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"{text!r} is not a locale (e.g. de-DE)")
-    try:
-        return str(Locale.parse(text.strip().replace("-", "_")))
-    except (UnknownLocaleError, ValueError, TypeError):
-        raise ValueError(f"{text!r} is not a locale Babel knows (e.g. de-DE, fr-FR)") from None
 
 
 @lru_cache(maxsize=64)

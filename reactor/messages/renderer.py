@@ -115,13 +115,17 @@ class MessageRenderer:
         self._loader = template_loader(templates_dir)
         self._environments: dict[str, Environment] = {}
 
-    def template(self, name: str, locale: str | None = None) -> Template:
-        """A template (TEMPLATES_DIR's or the built-in one) for a locale."""
+    def environment(self, locale: str | None = None) -> Environment:
+        """The templates' environment for a locale (made once)."""
         locale = locale or self.default_locale
         env = self._environments.get(locale)
         if env is None:
             env = self._environments[locale] = template_environment(self._loader, locale)
-        return env.get_template(name)
+        return env
+
+    def template(self, name: str, locale: str | None = None) -> Template:
+        """A template (TEMPLATES_DIR's or the built-in one) for a locale."""
+        return self.environment(locale).get_template(name)
 
     def words(self, locale: str | None) -> gettext.NullTranslations:
         """The locale's catalog (for the chat messages, which are built in Python)."""

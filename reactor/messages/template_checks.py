@@ -1,5 +1,7 @@
-"""TEMPLATES_DIR checked at start-up: every override compiles, names only the variables its
-template is given, keeps HTML autoescaped, renders in the sandbox, and (SMS) fits.
+"""TEMPLATES_DIR checked at start-up: each override compiles, renders safely and fits.
+
+Every override compiles, names only the variables its template is given, keeps HTML
+autoescaped, renders in the sandbox, and (SMS) fits SMS_MAX_SEGMENTS.
 
 A problem raises TemplatesError with one line naming the file and, where there is one,
 the line: `TEMPLATES_DIR (/etc/reactor/templates): sms.txt.j2 line 1: ...`.
@@ -78,7 +80,7 @@ def check_templates(renderer: MessageRenderer, folder: Path, locales: Iterable[s
 def _static_problem(renderer: MessageRenderer, path: Path, name: str) -> str | None:
     """What the source itself gets wrong: syntax, unknown variables, autoescape off."""
     source = path.read_text(encoding="utf-8", errors="replace")
-    env = renderer.template(name).environment
+    env = renderer.environment()
     try:
         tree = env.parse(source, name, str(path))
     except TemplateSyntaxError as error:
@@ -91,11 +93,11 @@ def _static_problem(renderer: MessageRenderer, path: Path, name: str) -> str | N
         known = ", ".join(sorted(VARIABLES[name]))
         return f"line {first.lineno}: unknown variable {first.name!r} (known: {known})"
     if name.endswith(".html.j2"):
-        for node in tree.find_all((nodes.ScopedEvalContextModifier, nodes.EvalContextModifier)):
-            return f"line {node.lineno}: autoescaping cannot be turned off"
-        for node in tree.find_all(nodes.Filter):
-            if node.name == "safe":
-                return f"line {node.lineno}: |safe would turn autoescaping off"
+        for modifier in tree.find_all(nodes.EvalContextModifier):  # {% autoescape %}
+            return f"line {modifier.lineno}: autoescaping cannot be turned off"
+        for used in tree.find_all(nodes.Filter):
+            if used.name == "safe":
+                return f"line {used.lineno}: |safe would turn autoescaping off"
     return None
 
 

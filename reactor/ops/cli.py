@@ -1,4 +1,4 @@
-"""The `reactor` command: run, migrate, sweep, status, retry, prune, rules."""
+"""The `reactor` command: run, migrate, sweep, status, retry, prune, rules, templates."""
 
 from __future__ import annotations
 
@@ -106,6 +106,22 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", nargs="?", type=Path, help="the file (NOTIFICATION_RULES_FILE)")
     explain = rules_commands.add_parser("explain", help="who would be told about an invoice")
     explain.add_argument("invoice_id", type=UUID, metavar="INVOICE_ID")
+    templates = commands.add_parser(
+        "templates",
+        help="preview an invoice's message as the templates render it",
+        description="`preview INVOICE_ID` prints the message that invoice would get, rendered "
+        "from the database by the same templates (TEMPLATES_DIR) and locale, never sent.",
+    )
+    template_commands = templates.add_subparsers(
+        dest="templates_command", required=True, metavar="ACTION"
+    )
+    shown = template_commands.add_parser("preview", help="render an invoice's message")
+    shown.add_argument("invoice_id", type=UUID, metavar="INVOICE_ID")
+    channels = [channel.value for channel in Channel]
+    shown.add_argument("--channel", choices=channels, default="email", help="(default: email)")
+    shown.add_argument("--locale", help="the reader's locale, e.g. de-DE (DEFAULT_LOCALE)")
+    shown.add_argument("--reminder", action="store_true", help="the reminder's wording")
+    shown.add_argument("--out", type=Path, help="write the email's HTML part to this file")
     console = commands.add_parser(
         "console",
         help="the operator console's users",
@@ -133,6 +149,33 @@ def cmd_rules(args: argparse.Namespace) -> int:
         say(f"rules explain: no invoice {args.invoice_id}")
         return EXIT_FAILED
     print(explained)
+    return 0
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    """`reactor templates preview`."""
+    from reactor.ops.previews import preview, read_invoice
+    from reactor.policy.recipients import parse_locale
+
+    settings = load_settings(Settings)
+    try:
+        locale = parse_locale(args.locale) if args.locale else None
+    except ValueError as error:
+        say(f"templates preview: --locale: {error}")
+        return EXIT_CONFIG
+    with database(settings) as url:
+        require_current_schema(settings, url)
+        invoice = read_invoice(url, args.invoice_id)
+    if invoice is None:
+        say(f"templates preview: no invoice {args.invoice_id}")
+        return EXIT_FAILED
+    shown = preview(settings, invoice, args.channel, locale, args.reminder)
+    print(shown.text)
+    if args.out is not None:
+        if shown.html is None:
+            say("templates preview: --out writes an email's HTML; give --channel email")
+            return EXIT_CONFIG
+        args.out.write_text(shown.html, encoding="utf-8")
     return 0
 
 
@@ -251,6 +294,8 @@ def _command(args: argparse.Namespace) -> int:
         return cmd_migrate(database_settings)
     if args.command == "rules":
         return cmd_rules(args)
+    if args.command == "templates":
+        return cmd_templates(args)
     if args.command == "console":
         from reactor.ops.users import add_user
 

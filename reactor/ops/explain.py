@@ -237,15 +237,29 @@ def _heading(invoice: Invoice) -> str:
 
 
 def explain(
-    rules: Rules, invoice: Invoice, outlook: Outlook, *, default_currency: str, timezone: str
+    rules: Rules,
+    invoice: Invoice,
+    outlook: Outlook,
+    *,
+    default_currency: str,
+    timezone: str,
+    default_locale: str = "en_US",
 ) -> str:
-    """The invoice's facts, then who is told on which channel, by which rule and why, and when."""
+    """The invoice's facts, then who is told on which channel, by which rule and why, and
+    when; and in which locale, once any recipient's is not en-US."""
     listed = entries(rules, invoice, outlook.now, default_currency, timezone)
     head = f"{_facts_block(invoice, default_currency, outlook.now)}\n\n{_heading(invoice)}\n"
     if not listed:
         return head + "no rule applies: nobody is told"
     rows = [(*e.cells, when) for e, when in zip(listed, whens(listed, outlook), strict=True)]
-    return head + render_table(["recipient", "channel", "rule", "matched", "message", "when"], rows)
+    columns = ["recipient", "channel", "rule", "matched", "message", "when"]
+    locales = rules.locales()
+    if locales or default_locale != "en_US":  # the column says something: show it
+        columns.insert(5, "locale")
+        for index, row in enumerate(rows):
+            locale = locales.get(str(row[0]), default_locale).replace("_", "-")
+            rows[index] = (*row[:5], locale, *row[5:])
+    return head + render_table(columns, rows)
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -291,4 +305,5 @@ def run_explain(settings: Settings, database_url: str, invoice_id: UUID) -> str 
         outlook,
         default_currency=settings.default_currency,
         timezone=settings.default_timezone,
+        default_locale=settings.default_locale,
     )

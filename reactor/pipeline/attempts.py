@@ -62,6 +62,7 @@ class Attempts:
         replies: ReplyBook | None = None,
         slack_take_button: bool = False,
         working_hours: WorkingHours | None = None,
+        locales: Mapping[str, str] | None = None,
     ) -> None:
         self._transports = transports
         self._renderer = renderer
@@ -74,6 +75,7 @@ class Attempts:
         self._replies = replies  # SMS carry reply codes (SMS_REPLY_CODES, take links on)
         self._slack_take_button = slack_take_button  # Slack's own button, not the link
         self._working_hours = working_hours or WorkingHours({})
+        self._locales = locales or {}  # recipient -> locale; others: the renderer's default
 
     async def close(self) -> None:
         """Close every transport's kept-alive connections."""
@@ -164,22 +166,21 @@ class Attempts:
         return await self._replies.reply_code(delivery.id, delivery.recipient)
 
     def _render(self, delivery: Delivery, reply_code: int | None = None) -> Message:
-        """The message: one invoice's (a notice or a reminder), or a digest's."""
+        """The message: one invoice's (a notice or a reminder), or a digest's, in the
+        recipient's locale."""
         if delivery.channel in (Channel.SLACK, Channel.TEAMS):
             return self._render_chat(delivery)
+        locale = self._locales.get(delivery.recipient)
         email = delivery.channel is Channel.EMAIL
         if delivery.digest:
             invoices = [d.invoice for d in delivery.digest]
-            return (
-                self._renderer.digest_email(invoices)
-                if email
-                else self._renderer.digest_sms(invoices)
-            )
+            if email:
+                return self._renderer.digest_email(invoices, locale)
+            return self._renderer.digest_sms(invoices, locale)
         if email:
-            return self._renderer.email(
-                delivery.invoice, delivery.reminder, self._take_link(delivery)
-            )
-        return self._renderer.sms(delivery.invoice, delivery.reminder, reply_code)
+            link = self._take_link(delivery)
+            return self._renderer.email(delivery.invoice, delivery.reminder, link, locale)
+        return self._renderer.sms(delivery.invoice, delivery.reminder, reply_code, locale)
 
     def _take_link(self, delivery: Delivery) -> str | None:
         """The delivery's signed "I'll take it" link, when links are on."""
@@ -190,21 +191,22 @@ class Attempts:
 
     def _render_chat(self, delivery: Delivery) -> ChatMessage | CardMessage:
         slack = delivery.channel is Channel.SLACK
+        locale = self._locales.get(delivery.recipient)
         if delivery.digest:
             invoices = [d.invoice for d in delivery.digest]
             if slack:
-                return self._renderer.digest_slack(invoices)
-            return self._renderer.digest_teams(invoices)
+                return self._renderer.digest_slack(invoices, locale)
+            return self._renderer.digest_teams(invoices, locale)
         waited = None
         if delivery.reminder and delivery.event_created_at is not None:
             waited = (datetime.now(UTC) - delivery.event_created_at).total_seconds()
         link = self._take_link(delivery)
         if slack and self._slack_take_button and self._take_links is not None:
             token = take_links.sign(self._take_links[1], delivery.id)
-            return self._renderer.slack(delivery.invoice, waited, take_token=token)
+            return self._renderer.slack(delivery.invoice, waited, take_token=token, locale=locale)
         if slack:
-            return self._renderer.slack(delivery.invoice, waited, link)
-        return self._renderer.teams(delivery.invoice, waited, link)
+            return self._renderer.slack(delivery.invoice, waited, link, locale=locale)
+        return self._renderer.teams(delivery.invoice, waited, link, locale=locale)
 
     @staticmethod
     def _held(delivery: Delivery, seconds: float, why: str) -> Outcome:

@@ -63,6 +63,7 @@ class FollowUps:
         self._transports = transports
         self._renderer = renderer
         self._silent = {rule.name for rule in rules.rules if not rule.follow_up}
+        self._locales = rules.locales()
         self._interval = interval
         self.sent = 0
 
@@ -109,8 +110,9 @@ class FollowUps:
             total_amount=row["total_amount"],
             currency=row["currency"],
         )
+        locale, taken_by = self._locales.get(row["recipient"]), row["taken_by"]
         if channel is Channel.EMAIL:
-            return self._renderer.taken_email(invoice, row["taken_by"])
+            return self._renderer.taken_email(invoice, taken_by, locale)
         if channel is Channel.SMS:
-            return self._renderer.taken_sms(invoice, row["taken_by"])
-        return self._renderer.taken_teams(invoice, row["taken_by"])
+            return self._renderer.taken_sms(invoice, taken_by, locale)
+        return self._renderer.taken_teams(invoice, taken_by, locale)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import phonenumbers
+from babel import Locale, UnknownLocaleError
 from email_validator import EmailNotValidError, validate_email
 
 from reactor.domain.enums import Channel
@@ -107,3 +108,13 @@ def parse_recipients(raw: str, default_region: str | None = "US") -> RecipientLi
         else:
             rejected[f"{mask_phone(entry)} (not a valid phone number)"] = None
     return RecipientList(tuple(recipients), tuple(rejected))
+
+
+def parse_locale(text: str) -> str:
+    """`de-DE` -> `de_DE`; ValueError for a locale Babel does not know."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{text!r} is not a locale (e.g. de-DE)")
+    try:
+        return str(Locale.parse(text.strip().replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ValueError(f"{text!r} is not a locale Babel knows (e.g. de-DE, fr-FR)") from None

@@ -24,7 +24,13 @@ from reactor.policy.business_hours import (
 )
 from reactor.policy.durations import parse_duration
 from reactor.policy.quiet import QuietHours
-from reactor.policy.recipients import Recipient, RecipientList, parse_recipient, parse_recipients
+from reactor.policy.recipients import (
+    Recipient,
+    RecipientList,
+    parse_locale,
+    parse_recipient,
+    parse_recipients,
+)
 from reactor.support.masking import mask_recipient
 
 DEFAULT_RULE = "default"
@@ -35,7 +41,7 @@ HOURS_FIELD = "business_hours"
 # escalation: like every reminder, it is sent only if nobody has taken the invoice.
 REMINDER_FIELDS = ("after", "before_due", "escalate_after")
 NOTICE = "notice"
-RECIPIENT_FIELDS = {"address", "timezone", "quiet_hours"}
+RECIPIENT_FIELDS = {"address", "timezone", "quiet_hours", "locale"}
 
 
 class RulesError(ValueError):
@@ -49,6 +55,7 @@ class RecipientDetails:
     recipient: Recipient
     timezone: str
     quiet_hours: tuple[time, time] | None = None  # local start and end; SMS only
+    locale: str | None = None  # its messages' language and formats (Babel's `de_DE`)
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,10 @@ class Rules:
     rules: tuple[Rule, ...]
     recipients: dict[str, RecipientDetails]
     source: str  # the file, or NOTIFICATION_RECIPIENTS for the implicit rule
+
+    def locales(self) -> dict[str, str]:
+        """Each recipient's own locale, where the file gives one."""
+        return {a: d.locale for a, d in self.recipients.items() if d.locale is not None}
 
     def quiet_hours(self) -> QuietHours:
         """Every recipient's quiet hours, for the senders."""
@@ -185,7 +196,13 @@ class _Reader:
             span = parse_quiet_hours(quiet) if quiet is not None else None
         except ValueError as error:
             raise self.fail("quiet_hours", str(error)) from None
-        return RecipientDetails(recipient, zone, span)
+        locale = table.get("locale")
+        if locale is not None:
+            try:
+                locale = parse_locale(locale)
+            except ValueError as error:
+                raise self.fail("locale", str(error)) from None
+        return RecipientDetails(recipient, zone, span, locale)
 
     def rule(self, number: int, table: object, seen: set[str]) -> Rule:
         self.where = f"rule #{number}"

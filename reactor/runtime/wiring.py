@@ -66,17 +66,6 @@ async def open_store(database_url: str, prepared_statements: bool = False) -> As
         yield Store(pool)
 
 
-def make_renderer(settings: Settings) -> MessageRenderer:
-    """The message renderer for these settings."""
-    return MessageRenderer(
-        frontend_base_url=str(settings.frontend_base_url),
-        invoice_path=settings.invoice_link_path,
-        default_currency=settings.default_currency,
-        sms_max_segments=settings.sms_max_segments,
-        review_queue_path=settings.review_queue_path,
-    )
-
-
 def build_dispatcher(
     store: Store,
     settings: Settings,
@@ -91,10 +80,11 @@ def build_dispatcher(
     )
     attempts = Attempts(
         transports,
-        renderer or make_renderer(settings),
+        renderer or settings.renderer(),
         channels,
         policy,
         settings.rules.quiet_hours(),
+        locales=settings.rules.locales(),
         failover=email_failover(settings),
         failover_after=settings.email_failover_after,
         take_links=settings.take_links,
@@ -174,12 +164,11 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
     slack_actions = SlackActions(settings, store) if settings.slack_take_button else None
     app = create_app(probes, webhooks, console, takes, replies, slack_actions)
     slack = transports.get(Channel.SLACK)
-    links = make_renderer(settings).link
+    renderer = settings.renderer()
+    links = renderer.link
     corrector = Corrector(store, slack, links) if isinstance(slack, Updates) else None
     followups = (
-        FollowUps(store, transports, make_renderer(settings), settings.rules)
-        if settings.take_links
-        else None
+        FollowUps(store, transports, renderer, settings.rules) if settings.take_links else None
     )
     return Service(
         pool,

@@ -20,11 +20,10 @@ from pydantic_settings import BaseSettings
 
 from reactor.db.connections import libpq_url
 from reactor.domain.enums import Channel
-from reactor.messages.locales import parse_locale
 from reactor.messages.renderer import MessageRenderer
 from reactor.messages.template_checks import check_templates
-from reactor.policy.recipients import RecipientList, parse_recipients
-from reactor.policy.rules import Rules, configured_rules, valid_timezone
+from reactor.policy.recipients import RecipientList, parse_locale, parse_recipients
+from reactor.policy.rules import Rules, RulesError, configured_rules, valid_timezone
 from reactor.settings.chat import ChatSettings
 from reactor.settings.console import ConsoleSettings
 from reactor.settings.receipts import SETTINGS_CONFIG, ReceiptSettings
@@ -174,7 +173,10 @@ class Settings(
     @model_validator(mode="after")
     def _templates_work(self) -> Settings:
         if self.templates_dir is not None:
-            locales = self.rules.locales().values() if self.has_rules else ()
+            try:
+                locales = list(self.rules.locales().values())
+            except (RulesError, ValueError):  # no rules: an operator command
+                locales = []
             check_templates(self.renderer(), self.templates_dir, locales)
         return self
 

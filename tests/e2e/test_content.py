@@ -43,7 +43,7 @@ def test_hostile_vendor_is_escaped_and_sms_fits(
         or "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;" in content["text/html"]
     )
     assert '<script>alert("pwned")</script>' in content["text/plain"]
-    assert "0.00 USD" in content["text/plain"]
+    assert "$0.00" in content["text/plain"]
     assert "\n" not in email.data["subject"]
 
     body = text.data["Body"]

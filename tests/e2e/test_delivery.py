@@ -74,7 +74,7 @@ def test_insert_in_review_notifies(
     twilio.wait_for(len(PHONES))
     wait_until(lambda: _all_sent(database_url, RECIPIENTS), what="rows SENT")
     body = twilio.accepted()[0].data["Body"]
-    assert "Globex" in body and "99.50 USD" in body and body.endswith(f"/invoices/{invoice}")
+    assert "Globex" in body and "$99.50" in body and body.endswith(f"/invoices/{invoice}")
 
 
 def test_writes_that_are_not_transitions_do_nothing(

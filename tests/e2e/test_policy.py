@@ -187,8 +187,8 @@ def test_a_bulk_goes_as_one_digest_per_recipient_and_channel_at_once(
     finally:
         process.stop()
     (email,), (sms,) = sendgrid.accepted(), twilio.accepted()  # one each, nothing alone
-    assert email.data["subject"].startswith("500 invoices need review (625,000.00 USD)")
-    assert sms.data["Body"].startswith("500 invoices need review, 625,000.00 USD: ")
+    assert email.data["subject"].startswith("500 invoices need review ($625,000.00)")
+    assert sms.data["Body"].startswith("500 invoices need review, $625,000.00: ")
     assert sms.data["Body"].endswith("https://ap.example.com/invoices?status=NEEDS_REVIEW")
     rows = query(
         database_url,

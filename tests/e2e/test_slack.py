@@ -80,10 +80,10 @@ def test_an_invoice_reaches_the_channel_as_blocks_and_hostile_text_pings_nobody(
     assert message_id == posted.message_id and message_id.count(":") == 1  # channel:ts
     body = posted.json()
     assert "<!channel>" not in body["text"] and "&lt;!channel&gt;" in body["text"]
-    blocks = json.dumps(body["blocks"])
+    blocks = json.dumps(body["blocks"], ensure_ascii=False)
     assert "mrkdwn" not in blocks and HOSTILE in blocks  # as plain text, shown as typed
     assert f"https://ap.example.com/invoices/{invoice}" in blocks
-    assert "Due: 2026-12-20" in blocks
+    assert "Due: Dec 20, 2026" in blocks
     sent = [line for line in metrics.splitlines() if 'channel="slack"' in line]
     assert 'reactor_deliveries_total{channel="slack",outcome="sent"} 1.0' in sent, sent
     assert slack.token not in process.output()

@@ -44,11 +44,15 @@ class BrokenForOne(MessageRenderer):
         self.broken_invoice = broken_invoice
 
     def email(
-        self, invoice: InvoiceView, reminder: bool = False, take_link: str | None = None
+        self,
+        invoice: InvoiceView,
+        reminder: bool = False,
+        take_link: str | None = None,
+        locale: str | None = None,
     ) -> RenderedEmail:
         if invoice.invoice_id == self.broken_invoice:
             raise ZeroDivisionError("a bug in a template filter")
-        return super().email(invoice, reminder, take_link)
+        return super().email(invoice, reminder, take_link, locale)
 
 
 def drain(settings: Settings, url: str, renderer: MessageRenderer | None = None) -> DrainReport:

@@ -33,7 +33,7 @@ needs_contract = pytest.mark.skipif(
 
 BLOCKS: list[dict[str, Any]] = [
     {"type": "header", "text": {"type": "plain_text", "text": "Invoice 42 needs review"}},
-    {"type": "section", "text": {"type": "mrkdwn", "text": "*Acme Ltd* owes *1,250.00 EUR*"}},
+    {"type": "section", "text": {"type": "mrkdwn", "text": "*Acme Ltd* owes *€1,250.00*"}},
     {"type": "divider"},
     {"type": "context", "elements": [{"type": "mrkdwn", "text": "Matched 3 minutes ago"}]},
     {

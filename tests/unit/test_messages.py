@@ -36,15 +36,15 @@ def test_link_strips_trailing_slash_and_fills_id(renderer: MessageRenderer) -> N
 @pytest.mark.parametrize(
     ("amount", "currency", "expected"),
     [
-        ("1234.5", "USD", "1,234.50 USD"),
-        ("0", "USD", "0.00 USD"),
-        ("-0.001", "USD", "0.00 USD"),
-        ("0.005", "EUR", "0.01 EUR"),
-        ("-42.1", "GBP", "-42.10 GBP"),
+        ("1234.5", "USD", "$1,234.50"),
+        ("0", "USD", "$0.00"),
+        ("-0.001", "USD", "$0.00"),
+        ("0.005", "EUR", "€0.01"),
+        ("-42.1", "GBP", "-£42.10"),
         (
             "123456789012345678901234567890.129",
             "USD",
-            "123,456,789,012,345,678,901,234,567,890.13 USD",
+            "$123,456,789,012,345,678,901,234,567,890.13",
         ),
         (None, "USD", "amount unknown"),
         ("not a number", "USD", "amount unknown"),
@@ -61,14 +61,14 @@ def test_email_facts(renderer: MessageRenderer) -> None:
     for part in (mail.html, mail.text):
         assert "Acme Corp" in part
         assert "INV-1001" in part
-        assert "1,234.50 USD" in part
+        assert "$1,234.50" in part
         assert f"https://app.example.com/invoices/{INVOICE_ID}" in part
     assert f'href="https://app.example.com/invoices/{INVOICE_ID}"' in mail.html
 
 
 def test_invoice_currency_wins_over_default(renderer: MessageRenderer) -> None:
     mail = renderer.email(invoice(currency="eur", total_amount="0"))
-    assert "0.00 EUR" in mail.text
+    assert "€0.00" in mail.text
     assert "USD" not in mail.text
 
 
@@ -118,13 +118,13 @@ def test_huge_vendor_still_renders_email(renderer: MessageRenderer) -> None:
 def test_sms_contains_facts_and_link(renderer: MessageRenderer) -> None:
     body = renderer.sms(invoice())
     assert body == (
-        f"Invoice needs review: Acme Corp 1,234.50 USD https://app.example.com/invoices/{INVOICE_ID}"
+        f"Invoice needs review: Acme Corp $1,234.50 https://app.example.com/invoices/{INVOICE_ID}"
     )
 
 
 def test_sms_collapses_vendor_whitespace(renderer: MessageRenderer) -> None:
     body = renderer.sms(invoice(vendor_name=" Acme\n\t Corp\x00 "))
-    assert "Invoice needs review: Acme Corp 1,234.50 USD" in body
+    assert "Invoice needs review: Acme Corp $1,234.50" in body
 
 
 @pytest.mark.parametrize("vendor", ["Acme " * 2000, "Ж" * 10_000, "😀" * 10_000])
@@ -133,7 +133,7 @@ def test_sms_long_vendor_fits_one_segment_with_link_intact(
 ) -> None:
     body = renderer.sms(invoice(vendor_name=vendor))
     assert segments(body) == 1
-    assert body.endswith(f"1,234.50 USD https://app.example.com/invoices/{INVOICE_ID}")
+    assert body.endswith(f"$1,234.50 https://app.example.com/invoices/{INVOICE_ID}")
 
 
 def test_sms_respects_configured_segments() -> None:
@@ -159,7 +159,7 @@ def test_a_digest_email_counts_totals_and_lists_the_first_twenty(
     renderer: MessageRenderer,
 ) -> None:
     email = renderer.digest_email(_many(25))
-    assert email.subject == "25 invoices need review (2,000.00 USD, 500.00 EUR)"
+    assert email.subject == "25 invoices need review ($2,000.00, €500.00)"
     for part in (email.text, email.html):
         assert "Vendor 19" in part and "Vendor 20" not in part
         assert "and 5 more" in part
@@ -176,7 +176,7 @@ def test_a_digest_escapes_hostile_vendors(renderer: MessageRenderer) -> None:
 
 def test_amounts_that_are_not_numbers_are_counted_not_summed(renderer: MessageRenderer) -> None:
     totals = renderer.totals([invoice(total_amount="12.50"), invoice(total_amount="n/a")])
-    assert totals == "12.50 USD, 1 without an amount"
+    assert totals == "$12.50, 1 without an amount"
 
 
 def test_a_digest_sms_fits_one_segment_and_keeps_the_queue_link(

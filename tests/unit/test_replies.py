@@ -95,7 +95,7 @@ def test_follow_ups_say_who_took_it_and_escape_hostile_text() -> None:
     sms = renderer.taken_sms(_invoice(), "+14155552671")
     assert sms == "Invoice INV-7 is taken by +14155552671: nothing to do for you."
     card = renderer.taken_teams(_invoice(), "#ap-review")
-    assert card.summary == "Invoice INV-7 is taken by #ap-review"
+    assert card.summary == "Invoice INV-7 is taken by #ap-review: nothing to do for you."
 
 
 def test_follow_up_in_the_rules_file_is_a_boolean(tmp_path: Path) -> None:

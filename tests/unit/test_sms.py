@@ -8,7 +8,7 @@ LINK = "https://app.example.com/invoices/0b6c2f1e-1111-2222-3333-444455556666"
 
 
 def build(vendor: str) -> str:
-    return f"Invoice needs review: {vendor} 1,234.50 USD {LINK}"
+    return f"Invoice needs review: {vendor} $1,234.50 {LINK}"
 
 
 def test_gsm_basic_table_has_127_characters() -> None:
@@ -77,8 +77,8 @@ def test_fit_sms_short_vendor_is_untouched() -> None:
 def test_fit_sms_long_gsm_vendor_is_cut_with_ellipsis() -> None:
     body = fit_sms(build, "Acme Industrial Supplies " * 400)
     assert segments(body) == 1
-    assert body.endswith(f" 1,234.50 USD {LINK}")
-    assert "... 1,234.50 USD" in body
+    assert body.endswith(f" $1,234.50 {LINK}")
+    assert "... $1,234.50" in body
     assert body.startswith("Invoice needs review: Acme Industrial")
     # The longest prefix: one more character would not fit.
     assert len(body) >= 160 - 2

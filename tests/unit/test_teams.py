@@ -52,8 +52,8 @@ def test_a_card_is_adaptive_1_5_and_hostile_text_is_escaped() -> None:
     ]
     body = json.dumps(card)
     assert "**[click](http" not in body and "<at>" not in body
-    assert {"title": "Due", "value": "2026-12-20"} in card["body"][1]["facts"]
-    assert {"title": "Amount", "value": "1,250.00 EUR"} in card["body"][1]["facts"]
+    assert {"title": "Due", "value": "Dec 20, 2026"} in card["body"][1]["facts"]
+    assert {"title": "Amount", "value": "€1,250.00"} in card["body"][1]["facts"]
     assert escape_markdown("**[a](b)**") == r"\*\*\[a\]\(b\)\*\*"
     assert escape_markdown("- 12. x") == r"\- 12. x" and escape_markdown("12. x") == r"12\. x"
     digest = renderer.digest_teams(
