@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcont
 from functools import lru_cache
 from pathlib import Path
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -100,3 +101,22 @@ def format_day(iso_date: str | None, locale: str = DEFAULT_LOCALE) -> str | None
 def format_count(count: int, locale: str = DEFAULT_LOCALE) -> str:
     """`1234` -> `1,234` (en_US), `1.234` (de_DE)."""
     return format_decimal(count, locale=locale)
+
+
+def preferred_locale(accept_language: str, default: str = DEFAULT_LOCALE) -> str:
+    """The browser's most preferred locale Babel knows (`Accept-Language`), else `default`."""
+    choices = []
+    for position, entry in enumerate(accept_language.split(",")[:20]):
+        tag, _, weight = entry.strip().partition(";q=")
+        try:
+            quality = float(weight) if weight else 1.0
+        except ValueError:
+            continue
+        if tag and tag != "*" and quality > 0:
+            choices.append((-quality, position, tag.strip()))
+    for _quality, _position, tag in sorted(choices):
+        try:
+            return str(Locale.parse(tag.replace("-", "_")))
+        except (UnknownLocaleError, ValueError, TypeError):
+            continue
+    return default

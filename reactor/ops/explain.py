@@ -305,5 +305,5 @@ def run_explain(settings: Settings, database_url: str, invoice_id: UUID) -> str 
         outlook,
         default_currency=settings.default_currency,
         timezone=settings.default_timezone,
-        default_locale=settings.default_locale,
+        default_locale=settings.locale,
     )

@@ -161,7 +161,13 @@ class Settings(
     @field_validator("default_locale")
     @classmethod
     def _locale_is_known(cls, value: str) -> str:
-        return parse_locale(value)
+        parse_locale(value)
+        return value
+
+    @property
+    def locale(self) -> str:
+        """DEFAULT_LOCALE in Babel's form (`en_US`)."""
+        return parse_locale(self.default_locale)
 
     @field_validator("default_timezone")
     @classmethod
@@ -188,7 +194,7 @@ class Settings(
             default_currency=self.default_currency,
             sms_max_segments=self.sms_max_segments,
             review_queue_path=self.review_queue_path,
-            default_locale=self.default_locale,
+            default_locale=self.locale,
             templates_dir=self.templates_dir,
         )
 

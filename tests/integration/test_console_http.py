@@ -174,3 +174,16 @@ def test_the_deliveries_list_filters_taken_invoices_and_says_who_took_them(
     assert taken in listing and free not in listing and "taken by a***@example.com" in listing
     listing = client.get("/console/deliveries", params={"taken": "no"}).text
     assert free in listing and taken not in listing
+
+
+def test_the_invoice_page_writes_amounts_in_the_browsers_locale(
+    console: tuple[TestClient, Service], database_url: str
+) -> None:
+    client, _ = console
+    (invoice,) = insert_invoices(database_url, 1, amount="1250.5")
+    _sign_in(client)
+    page = f"/console/invoices/{invoice}"
+    german = client.get(page, headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}).text
+    assert '<td class="amount">1.250,50\xa0$</td>' in german
+    nobody = client.get(page, headers={"Accept-Language": "tlh, *;q=0.1"}).text
+    assert '<td class="amount">$1,250.50</td>' in nobody  # DEFAULT_LOCALE: en-US

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reactor.domain.messages import InvoiceView
-from reactor.messages.locales import format_amount, format_count, format_day
+from reactor.messages.locales import format_amount, format_count, format_day, preferred_locale
 from reactor.messages.renderer import MessageRenderer
 from reactor.messages.template_checks import TemplatesError, check_templates
 from reactor.policy.rules import RulesError, load_rules
@@ -122,3 +122,20 @@ def test_a_recipients_locale_is_checked_in_the_rules_file(tmp_path: Path) -> Non
     path.write_text(rule + '[[recipient]]\naddress = "a@b.example"\nlocale = "klingon"\n')
     with pytest.raises(RulesError, match=r"recipient #1: locale: 'klingon' is not a locale"):
         load_rules(path, "US", "UTC")
+
+
+def test_the_documented_example_folder_passes_the_checks() -> None:
+    folder = Path(__file__).parents[2] / "docs" / "templates-example"
+    renderer = _renderer(folder)
+    check_templates(renderer, folder, ["de_DE", "pl_PL"])
+    mail = renderer.email(INVOICE, take_link="https://r.example/take/1")
+    assert mail.subject == "[AP] Acme <b>GmbH</b>: INV-1"
+    assert "logo.png" in mail.html and "Acme Accounts Payable" in mail.html
+    assert renderer.sms(INVOICE, reply_code=2).startswith("[AP] Acme <b>GmbH</b> €1,250.00")
+
+
+def test_the_browsers_preferred_locale_or_the_default() -> None:
+    assert preferred_locale("fr-CH, fr;q=0.9, en;q=0.8") == "fr_CH"
+    assert preferred_locale("en;q=0.2, pl;q=0.9") == "pl"
+    assert preferred_locale("tlh, *;q=0.5, x;q=abc", "de_DE") == "de_DE"
+    assert preferred_locale("", "en_US") == "en_US"

@@ -23,6 +23,7 @@ from reactor.http.console.actions import ConsoleActions
 from reactor.http.console.charts import bar_chart
 from reactor.http.console.forms import list_filters, page_templates, posted, safe_next
 from reactor.http.console.guards import COOKIE, StrictHeaders, changes, signed_in
+from reactor.messages.locales import format_amount, format_day, preferred_locale
 from reactor.pipeline.queue_state import read_queue_state
 from reactor.support.console_auth import (
     FailedLogins,
@@ -186,7 +187,20 @@ class Console(ConsoleActions):
         rows = await self.store.console_invoice(invoice_id)
         if not facts and not rows:
             return self._page("missing.html.j2", session, status=404)
-        return self._page("invoice.html.j2", session, invoice_id=invoice_id, facts=facts, rows=rows)
+        locale = preferred_locale(request.headers.get("accept-language", ""), self.settings.locale)
+        shown = {
+            "amount": format_amount(
+                facts.get("total_amount"),
+                facts.get("currency") or self.settings.default_currency,
+                locale,
+            )
+            if facts.get("total_amount") is not None
+            else "-",
+            "due": format_day(str(facts["due_date"]) if facts.get("due_date") else None, locale),
+        }
+        return self._page(
+            "invoice.html.j2", session, invoice_id=invoice_id, facts=facts, rows=rows, shown=shown
+        )
 
     @signed_in
     async def failures(self, request: Request, session: Session) -> Response:
