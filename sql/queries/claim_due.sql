@@ -70,7 +70,7 @@ WITH due_retries AS (
 )
 SELECT u.id, u.claim_token, u.invoice_id, u.kind, u.method, u.recipient, u.attempts, u.status,
        u.rule_name,
-       e.entered_at AS event_created_at,
+       e.entered_at AS event_created_at, e.traceparent,
        m.invoice_number, m.vendor_name, m.total_amount, m.currency,
        reactor_due_date(to_jsonb(i)) AS due_date
 FROM updated u

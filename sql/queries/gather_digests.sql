@@ -62,18 +62,19 @@ WITH claimed AS (
                       WHERE newer.invoice_id = n.invoice_id
                         AND newer.entered_at > e.entered_at)
     RETURNING n.id, n.claim_token, n.invoice_id, n.kind, n.method, n.recipient, n.attempts,
-              n.status, n.rule_name, e.entered_at AS event_created_at, to_jsonb(i) AS invoice
+              n.status, n.rule_name, e.entered_at AS event_created_at, e.traceparent,
+              to_jsonb(i) AS invoice
 )
 SELECT c.id, c.token AS claim_token, NULL::uuid AS invoice_id, NULL AS kind, c.method,
        c.recipient, NULL::int AS attempts, 'SENDING' AS status, NULL AS rule_name,
-       NULL::timestamptz AS event_created_at, NULL AS invoice_number, NULL AS vendor_name,
+       NULL::timestamptz AS event_created_at, NULL AS traceparent, NULL AS invoice_number, NULL AS vendor_name,
        NULL AS total_amount, NULL AS currency, NULL::date AS due_date, true AS claimed
 FROM claimed c
 JOIN windows w ON w.method = c.method AND w.recipient = c.recipient AND w.opened
 UNION ALL
 SELECT g.id, g.claim_token, g.invoice_id, g.kind, g.method, g.recipient, g.attempts, g.status,
        g.rule_name,
-       g.event_created_at, m.invoice_number, m.vendor_name, m.total_amount, m.currency,
+       g.event_created_at, g.traceparent, m.invoice_number, m.vendor_name, m.total_amount, m.currency,
        reactor_due_date(g.invoice), false
 FROM gathered g
 CROSS JOIN LATERAL reactor_message_fields(g.invoice) m

@@ -20,19 +20,21 @@ WITH taken AS (
     WHERE id IN (
         SELECT id FROM review_events ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
     )
-    RETURNING id, invoice_ids, source, created_at
+    RETURNING id, invoice_ids, source, created_at, traceparent
 ), entered AS (
-    SELECT DISTINCT ON (u.invoice_id) u.invoice_id, t.source, t.created_at AS entered_at
+    SELECT DISTINCT ON (u.invoice_id) u.invoice_id, t.source, t.created_at AS entered_at,
+           t.traceparent
     FROM taken t
     CROSS JOIN LATERAL unnest(t.invoice_ids) AS u (invoice_id)
     ORDER BY u.invoice_id, t.created_at DESC
 ), episodes AS (
-    INSERT INTO review_episodes (invoice_id, source, entered_at)
-    SELECT invoice_id, source, entered_at FROM entered
+    INSERT INTO review_episodes (invoice_id, source, entered_at, traceparent)
+    SELECT invoice_id, source, entered_at, traceparent FROM entered
     ORDER BY entered_at, invoice_id
-    RETURNING id, invoice_id, entered_at
+    RETURNING id, invoice_id, entered_at, traceparent
 ), current_episodes AS (
-    SELECT e.id, e.invoice_id, e.entered_at, row_number() OVER (ORDER BY e.id) AS position
+    SELECT e.id, e.invoice_id, e.entered_at, e.traceparent,
+           row_number() OVER (ORDER BY e.id) AS position
     FROM episodes e
     WHERE NOT EXISTS (
         SELECT 1 FROM review_episodes newer
@@ -43,7 +45,8 @@ WITH taken AS (
     -- only where it is needed (%(read_fields)s: the rules have conditions or due
     -- dates), or for the episodes claimed at once, so that a bulk's rows left due do
     -- not pay for it.
-    SELECT e.id AS episode_id, e.invoice_id, e.entered_at, e.position, i.matched_status,
+    SELECT e.id AS episode_id, e.invoice_id, e.entered_at, e.traceparent, e.position,
+           i.matched_status,
            m.invoice_number, m.vendor_name, m.total_amount, m.currency,
            reactor_due_date(j.invoice)::timestamp AT TIME ZONE %(timezone)s AS due_at,
            reactor_due_date(j.invoice) AS due_date
@@ -126,7 +129,7 @@ WITH taken AS (
 ), deliveries AS (
     SELECT ins.id, ins.claim_token, ins.invoice_id, ins.kind, ins.method, ins.recipient,
            ins.attempts, ins.status, ins.rule_name,
-           f.entered_at AS event_created_at,
+           f.entered_at AS event_created_at, f.traceparent,
            f.invoice_number, f.vendor_name, f.total_amount, f.currency, f.due_date
     FROM inserted ins
     JOIN facts f ON f.episode_id = ins.episode_id
