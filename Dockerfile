@@ -16,13 +16,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md hatch_build.py ./
 COPY reactor ./reactor
 COPY sql ./sql
 COPY alembic ./alembic
 
 # A regular (not editable) install: the wheel's force-include puts sql/ and alembic/
-# inside the package. Dependency versions come from pyproject.toml's ranges.
+# inside the package, and hatch_build.py compiles the translations into it. Dependency
+# versions come from pyproject.toml's ranges.
 RUN python -m venv /opt/reactor \
     && /opt/reactor/bin/pip install --no-cache-dir /src \
     && /opt/reactor/bin/reactor --version

@@ -3,7 +3,8 @@
 The wheel built from this checkout goes into a fresh virtual environment (dependencies
 from the package index, through pip's cache); `reactor migrate` and `reactor run` then
 run from a folder outside the checkout against the embedded PostgreSQL, so nothing may
-depend on the source tree: the SQL files and the Alembic scripts must travel in the wheel.
+depend on the source tree: the SQL files and the Alembic scripts must travel in the wheel,
+and so must the translations, compiled at build (hatch_build.py).
 One test, and the slowest of the suite (a minute or two with a warm pip cache).
 """
 
@@ -26,6 +27,20 @@ from tests.helpers import ROOT, clean_environ, free_port, reachable_scratch, wai
 pytestmark = pytest.mark.xdist_group("embedded-default-folder")
 
 INSTALL_TIMEOUT = 900
+LANGUAGES = ("de", "es", "fr", "pl")
+
+# Run by the installed package's python: only the compiled catalogs left (the .po files,
+# which a source checkout compiles in memory, are removed), then an SMS in German.
+RENDER_FROM_COMPILED = """
+from reactor.domain.messages import InvoiceView
+from reactor.messages import locales
+from reactor.messages.renderer import MessageRenderer
+for source in locales.CATALOGS.glob("*/LC_MESSAGES/messages.po"):
+    source.unlink()
+print(locales.CATALOGS / "de" / "LC_MESSAGES" / "messages.mo")
+invoice = InvoiceView("42", "INV-1001", "Acme Corp", "1250", "EUR")
+print(MessageRenderer("https://app.example.com").sms(invoice, locale="de_DE"))
+"""
 
 
 def _run(command: list[str], timeout: float, **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -64,6 +79,8 @@ def test_built_wheel_migrates_and_serves_outside_the_checkout(tmp_path: Path) ->
     assert any(n.startswith("reactor/_sql/queries/") for n in names), "sql/ is in the wheel"
     assert any(n.startswith("reactor/_alembic/versions/") for n in names), "alembic/ too"
     assert not any(n.startswith("tests/") for n in names)
+    for language in LANGUAGES:
+        assert f"reactor/messages/locale/{language}/LC_MESSAGES/messages.mo" in names
 
     # 2. A fresh virtual environment with only the wheel (and its dependencies).
     venv = tmp_path / "venv"
@@ -93,6 +110,13 @@ def test_built_wheel_migrates_and_serves_outside_the_checkout(tmp_path: Path) ->
     ).stdout.split()
     for path in located:
         assert Path(path).is_relative_to(venv), f"{path} is not from the installed wheel"
+
+    # The wheel's compiled catalogs: German, with no .po file to fall back on.
+    compiled, sms = _run(
+        [str(bin_dir / "python"), "-c", RENDER_FROM_COMPILED], timeout=60, cwd=work, env=env
+    ).stdout.splitlines()
+    assert Path(compiled).is_relative_to(venv) and Path(compiled).is_file()
+    assert sms == "Rechnung zu prüfen: Acme Corp 1.250,00 € https://app.example.com/invoices/42"
 
     if os.geteuid() == 0:
         # As root the default is /var/lib/invoice-reactor/data (test_first_contact.py

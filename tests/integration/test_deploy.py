@@ -238,6 +238,7 @@ def test_dockerignore_keeps_tests_caches_and_local_data_out() -> None:
         "alembic/versions/__pycache__/x.pyc",
         "bench/results/run.json",
         "dist/invoice_reactor-0.1.0-py3-none-any.whl",
+        "reactor/messages/locale/de/LC_MESSAGES/messages.mo",  # the build compiles its own
     ):
         assert dockerignore_excludes(path), f"{path} must not enter the build context"
 
