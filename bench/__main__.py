@@ -20,6 +20,7 @@ from bench import (
     report,
     sweep_cost,
     throughput,
+    traces,
     trigger_cost,
     upstream,
 )
@@ -44,6 +45,7 @@ BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "baseline": baseline.run,  # compares with this run's latency and throughput
     "peer": peer.run,  # PGQueuer beside the reactor, over HTTP and HTTPS ([bench] extra)
     "upstream": upstream.run,  # the upstream's writers, 1/16/64 at once, pinned apart
+    "traces": traces.run,  # tracing off and on, alternating blocks
 }
 DEFAULT_RUN = list(BENCHMARKS)
 

@@ -30,7 +30,16 @@ ENVIRONMENT = Environment(
 )
 ENVIRONMENT.filters["fmt"] = format
 
-NAMES = ["latency", "throughput", "trigger_cost", "sweep_cost", "baseline", "peer", "upstream"]
+NAMES = [
+    "latency",
+    "throughput",
+    "trigger_cost",
+    "sweep_cost",
+    "baseline",
+    "peer",
+    "upstream",
+    "traces",
+]
 
 
 def _load(results_dir: Path) -> dict[str, dict[str, Any]]:
@@ -185,6 +194,17 @@ def _summary(results: dict[str, dict[str, Any]]) -> str:
             )
     if peer := results.get("peer"):
         rows += _peer_summary(peer)
+    if traced := results.get("traces"):
+        ratios = traced["ratios"]
+        rows.append(
+            [
+                "9. traces on / off",
+                f"deliveries/s x {ratios['deliveries_per_second_on_over_off']:.2f}, "
+                f"latency p50 x {ratios['latency_p50_on_over_off']:.2f}",
+                "≥ x 0.90, ≤ x 1.10",
+                traced["met"]["on_at_most_10pct_slower"],
+            ]
+        )
     return _table(["benchmark", "measured", "target", "result"], rows)
 
 
@@ -592,6 +612,23 @@ def _baseline(bl: dict[str, Any]) -> dict[str, Any]:
     return {"table": _table(["measured", "polling", "listener (this run)", "ratio"], rows)}
 
 
+def _traces(traced: dict[str, Any]) -> dict[str, Any]:
+    """Section 9: tracing off and on, the medians of alternating blocks."""
+    medians = traced["medians"]
+    rows = [
+        [
+            mode,
+            f"{medians['deliveries_per_second'][mode]:,.0f}",
+            f"{medians['reactor_cpu_ms_per_delivery'][mode]:.3f}",
+            _ms(medians["latency_p50_ms"][mode]),
+            _ms(medians["latency_p99_ms"][mode]),
+        ]
+        for mode in ("off", "on")
+    ]
+    headers = ["tracing", "deliveries/s", "reactor CPU ms/delivery", "latency p50", "p99"]
+    return {"table": _table(headers, rows)}
+
+
 def render(results_dir: Path, out: Path) -> str:
     """The document for the results in `results_dir`, to be written to `out`."""
     template = ENVIRONMENT.get_template("report.md.j2")
@@ -618,6 +655,7 @@ def render(results_dir: Path, out: Path) -> str:
         baseline=_baseline(bl) if (bl := results.get("baseline")) else None,
         peer=_peer(peer) if (peer := results.get("peer")) else None,
         upstream=_upstream(up) if (up := results.get("upstream")) else None,
+        traces=_traces(tr) if (tr := results.get("traces")) else None,
         notes=notes.read_text().strip() if notes.exists() else None,
     )
 

@@ -55,6 +55,7 @@ def outcome_params(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
         "held": [o.held for _, o in rows],
         "digest_sizes": [o.digest_size for _, o in rows],
         "transports": [o.transport for _, o in rows],
+        "trace_contexts": [o.trace_context for _, o in rows],
     }
 
 

@@ -27,6 +27,11 @@ class Delivery:
     # A digest: every row the message carries, this one first (empty: it goes alone).
     digest: tuple[Delivery, ...] = ()
     rule_name: str | None = None  # the rule its row records
+    traceparent: str | None = None  # the upstream's trace context (W3C), when it gave one
+    # How it was claimed, for its trace: "intake" or "claim", and the statement's span
+    # (time.time_ns() before and after).
+    claimed_by: str = "claim"
+    claim_span: tuple[int, int] = (0, 0)
 
     @property
     def reminder(self) -> bool:
@@ -38,7 +43,9 @@ class Delivery:
         return [(d.id, d.claim_token) for d in self.digest or (self,)]
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Delivery:
+    def from_row(
+        cls, row: Mapping[str, Any], claimed_by: str = "claim", claim_span: tuple[int, int] = (0, 0)
+    ) -> Delivery:
         """A claimed row as the claim statements return it."""
         return cls(
             id=row["id"],
@@ -49,6 +56,9 @@ class Delivery:
             event_created_at=row["event_created_at"],
             kind=row.get("kind") or "notice",
             rule_name=row.get("rule_name"),
+            traceparent=row.get("traceparent"),
+            claimed_by=claimed_by,
+            claim_span=claim_span,
             invoice=InvoiceView(
                 invoice_id=str(row["invoice_id"]),
                 invoice_number=row["invoice_number"],
@@ -73,6 +83,7 @@ class Outcome:
     refund: int = 0  # 1 when the attempt never counted (channel paused, rate limited)
     held: str | None = None  # why a PENDING row waits on purpose: "quiet_hours", ...
     transport: str | None = None  # which transport sent it (SENT only)
+    trace_context: str | None = None  # the delivery span's traceparent (tracing on only)
     # A digest's other rows, which share this outcome (and its provider message id).
     digest: tuple[tuple[int, UUID], ...] = ()
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import structlog
+from opentelemetry.trace import SpanKind
 from sendgrid.helpers.eventwebhook import EventWebhook
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,7 +25,7 @@ from twilio.request_validator import RequestValidator
 from reactor.domain.receipts import ENGAGEMENT, Receipt, sendgrid_receipt, twilio_receipt
 from reactor.http.bodies import read_limited
 from reactor.settings.receipts import TWILIO_STATUS_PATH
-from reactor.support import metrics
+from reactor.support import metrics, tracing
 from reactor.support.masking import mask_text
 
 if TYPE_CHECKING:
@@ -152,6 +153,14 @@ class Webhooks:
 
     async def _record(self, receipts: list[Receipt]) -> None:
         changed = await self.store.record_receipts(receipts)
+        if tracing.enabled and changed:
+            # The receipt's own span, linked to each delivery it names (their traces).
+            links = tracing.links_to(row["trace_context"] for row in changed)
+            with tracing.tracer().start_as_current_span(
+                "receipt", kind=SpanKind.SERVER, links=links
+            ) as span:
+                span.set_attribute("reactor.channel", receipts[0].channel)
+                span.set_attribute("reactor.receipts", len(changed))
         for receipt in receipts:
             metrics.RECEIPTS.labels(receipt.channel, receipt.status).inc()
         if not changed:

@@ -108,6 +108,8 @@ def row_entry(row: Mapping[str, Any], rule: Rule | None, matched: str, now: date
     if status == Status.SENT:
         size = row["digest_size"]
         sent = f"sent at {_at(row['sent_at'])}" + (f", in a digest of {size}" if size else "")
+        if row.get("trace_id"):
+            sent += f", trace {row['trace_id']}"
         return Entry(cells, due, done=sent)
     if status == Status.SENDING:
         return Entry(cells, due, done=f"being sent now (attempt {attempts})")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 from uuid import UUID
 
 import structlog
+from opentelemetry.trace import Span
 
 from reactor.domain.decisions import (
     TWILIO_UNSUBSCRIBED_CODE,
@@ -24,10 +26,11 @@ from reactor.domain.deliveries import Delivery, Outcome
 from reactor.domain.enums import Channel, Status
 from reactor.domain.messages import CardMessage, ChatMessage, Message
 from reactor.messages.renderer import MessageRenderer
+from reactor.pipeline import spans
 from reactor.pipeline.channels import ChannelState
 from reactor.policy.business_hours import WorkingHours
 from reactor.policy.quiet import QuietHours
-from reactor.support import metrics, take_links
+from reactor.support import metrics, take_links, tracing
 from reactor.support.masking import mask_text
 from reactor.transports import Transport
 
@@ -114,21 +117,40 @@ class Attempts:
         return self._transports[delivery.channel]
 
     async def _send(self, delivery: Delivery) -> Outcome:
+        if not tracing.enabled:
+            return await self._attempt(delivery, None)
+        span = spans.start_delivery(delivery)
+        try:
+            outcome = await self._attempt(delivery, span)
+        finally:
+            span.end()
+        return replace(outcome, trace_context=tracing.traceparent(span))
+
+    async def _attempt(self, delivery: Delivery, span: Span | None) -> Outcome:
+        """Render and send; the outcome decided from the provider's answer."""
         transport = self._transport(delivery)
         channel = delivery.channel.value
         started = time.perf_counter()
         try:
-            message = self._render(delivery, await self._reply_code(delivery))
-            with structlog.contextvars.bound_contextvars(
-                invoice_id=delivery.invoice.invoice_id, channel=channel, delivery_id=delivery.id
+            with spans.stage(span, "render"):
+                message = self._render(delivery, await self._reply_code(delivery))
+            with (
+                structlog.contextvars.bound_contextvars(
+                    invoice_id=delivery.invoice.invoice_id,
+                    channel=channel,
+                    delivery_id=delivery.id,
+                ),
+                spans.stage(span, f"POST {transport.name}", **{"http.request.method": "POST"}),
             ):
                 message_id = await transport.send(delivery.recipient, message, delivery.id)
         except SendError as error:
+            spans.failed(span, f"{error.failure.value}: {mask_text(error.message)}")
             metrics.SEND_ATTEMPTS.labels(channel, error.failure.value).inc()
             if error.provider_code == TWILIO_UNSUBSCRIBED_CODE and self._replies is not None:
                 await self._replies.sms_opt_out(delivery.recipient, "provider")
             return self._failed(delivery, error)
         except Exception as error:  # a bug (rendering, a transport) must not lose the row
+            spans.failed(span, type(error).__name__)
             log.exception("unexpected error while rendering or sending", delivery_id=delivery.id)
             metrics.SEND_ATTEMPTS.labels(channel, FailureClass.TRANSIENT.value).inc()
             return self._failed(delivery, SendError(FailureClass.TRANSIENT, repr(error)))

@@ -6,6 +6,7 @@ statement itself (claim_due.sql); the rows it returns become Deliveries.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,13 +19,21 @@ from reactor.settings.service import Settings
 from reactor.support import metrics
 
 
-def to_send(rows: Sequence[dict[str, Any]], report: DrainReport) -> list[Delivery]:
-    """The claimed rows to send; rows claimed straight into SKIPPED or FAILED are counted."""
+def to_send(
+    rows: Sequence[dict[str, Any]],
+    report: DrainReport,
+    claimed_by: str = "claim",
+    claim_span: tuple[int, int] = (0, 0),
+) -> list[Delivery]:
+    """The claimed rows to send; rows claimed straight into SKIPPED or FAILED are counted.
+
+    `claimed_by` and `claim_span` (the statement's start and end) go into the traces.
+    """
     deliveries = []
     for row in rows:
         disposition = claimed_disposition(row["status"])
         if disposition is Disposition.SEND:
-            deliveries.append(Delivery.from_row(row))
+            deliveries.append(Delivery.from_row(row, claimed_by, claim_span))
         elif disposition in (Disposition.SKIPPED, Disposition.FAILED):
             report.skipped += disposition is Disposition.SKIPPED
             report.failed += disposition is Disposition.FAILED
@@ -53,5 +62,7 @@ class Claims:
     ) -> tuple[list[Delivery], bool]:
         """Claim up to `room` due rows; (deliveries to send, none left due)."""
         params = self.params(room, paused)
+        started = time.time_ns()
         rows = await self.store.claim_due(**params)
-        return to_send(rows, report), len(rows) < params["limit"]
+        span = (started, time.time_ns())
+        return to_send(rows, report, "claim", span), len(rows) < params["limit"]

@@ -8,6 +8,7 @@ this process, all in one round trip.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -74,10 +75,12 @@ class Intake:
 
     async def take(self, room: int, paused: Sequence[str], report: DrainReport) -> Intaken:
         """Take a batch of events: the deliveries to send now, and what was left for later."""
+        started = time.time_ns()
         taken = await self.store.take_events(**self.params(room, paused))
+        span = (started, time.time_ns())
         report.events += taken.events
         return Intaken(
-            deliveries=to_send(taken.rows, report),
+            deliveries=to_send(taken.rows, report, "intake", span),
             outbox_empty=taken.events < EVENTS_PER_TAKE,
             left_due=taken.left_pending > 0,
             scheduled=taken.next_reminder_at is not None,

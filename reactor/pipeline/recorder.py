@@ -7,6 +7,7 @@ refuses for a reason retrying cannot fix is written row by row.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import psycopg
@@ -15,6 +16,8 @@ import structlog
 from reactor.db.store import Store
 from reactor.domain.deliveries import Delivery, Outcome
 from reactor.domain.enums import Status
+from reactor.pipeline import spans
+from reactor.support import tracing
 
 log = structlog.get_logger("reactor.recorder")
 
@@ -33,6 +36,7 @@ class Recorder:
     async def write(self, outcomes: Sequence[Outcome], releases: Sequence[Delivery]) -> None:
         """Record outcomes and releases; a batch the database refuses goes row by row."""
         if outcomes:
+            started = time.time_ns()
             try:
                 await self._record(outcomes)
             except REJECTED_ERRORS as error:
@@ -43,6 +47,8 @@ class Recorder:
                 )
                 for outcome in outcomes:
                     await self._record_alone(outcome)
+            if tracing.enabled:
+                spans.recorded(list(outcomes), started)
         if releases:
             await self._store.release_claims(releases)
 

@@ -10,9 +10,11 @@ from collections.abc import Iterator, Mapping
 import structlog
 import uvicorn
 
+from reactor import __version__
 from reactor.domain.enums import Channel
 from reactor.runtime.wiring import build_service
 from reactor.settings.service import Settings
+from reactor.support import tracing
 from reactor.support.masking import mask_recipient
 from reactor.transports import Transport
 
@@ -65,6 +67,8 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
     service = build_service(settings, database_url, revision)
     await service.pool.open(wait=False)
     announce(settings, service.transports)
+    if tracing.configure(__version__):
+        log.info("traces are exported over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT)")
     dispatcher, sweeper, listener = service.dispatcher, service.sweeper, service.listener
     server = _Server(
         uvicorn.Config(
@@ -127,5 +131,6 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
     if dispatcher.pacer is not None:
         await dispatcher.pacer.doorbell.close()
     await service.pool.close()
+    tracing.shutdown()
     log.info("stopped", status=status)
     return status

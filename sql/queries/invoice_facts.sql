@@ -10,7 +10,8 @@ SELECT m.invoice_number, m.vendor_name, m.total_amount, m.currency, i.matched_st
                    'recipient', n.recipient, 'rule_name', n.rule_name, 'status', n.status,
                    'held', n.held, 'attempts', n.attempts,
                    'next_attempt_at', n.next_attempt_at, 'sent_at', n.sent_at,
-                   'error_message', n.error_message, 'digest_size', n.digest_size)
+                   'error_message', n.error_message, 'digest_size', n.digest_size,
+                   'trace_id', split_part(n.trace_context, '-', 2))
                ORDER BY n.id), '[]')
         FROM notifications n WHERE n.episode_id = e.id) AS deliveries,
        (SELECT coalesce(jsonb_agg(jsonb_build_object(

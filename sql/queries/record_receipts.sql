@@ -38,4 +38,4 @@ WHERE n.id = t.id
           WHEN n.receipt_status IS NOT NULL THEN 2
           ELSE 0
       END
-RETURNING n.id, n.method, t.status
+RETURNING n.id, n.method, t.status, n.trace_context

@@ -187,3 +187,22 @@ def test_the_invoice_page_writes_amounts_in_the_browsers_locale(
     assert '<td class="amount">1.250,50\xa0$</td>' in german
     nobody = client.get(page, headers={"Accept-Language": "tlh, *;q=0.1"}).text
     assert '<td class="amount">$1,250.50</td>' in nobody  # DEFAULT_LOCALE: en-US
+
+
+def test_the_invoice_page_shows_each_deliverys_trace_id(
+    console: tuple[TestClient, Service], database_url: str
+) -> None:
+    client, _ = console
+    (invoice,) = insert_invoices(database_url, 1)
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    query(
+        database_url,
+        "WITH e AS (INSERT INTO review_episodes (invoice_id, source, entered_at)"
+        " VALUES (%s, 'trigger', now()) RETURNING id)"
+        " INSERT INTO notifications (invoice_id, episode_id, method, recipient, status,"
+        " trace_context) SELECT %s, id, 'email', 'ap@example.com', 'SENT', %s FROM e",
+        (invoice, invoice, f"00-{trace}-00f067aa0ba902b7-01"),
+    )
+    _sign_in(client)
+    page = client.get(f"/console/invoices/{invoice}").text
+    assert f'<td class="trace">{trace}</td>' in page
