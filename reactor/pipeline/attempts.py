@@ -10,7 +10,6 @@ from typing import Protocol
 from uuid import UUID
 
 import structlog
-from opentelemetry.trace import Span
 
 from reactor.domain.decisions import (
     TWILIO_UNSUBSCRIBED_CODE,
@@ -119,14 +118,11 @@ class Attempts:
     async def _send(self, delivery: Delivery) -> Outcome:
         if not tracing.enabled:
             return await self._attempt(delivery, None)
-        span = spans.start_delivery(delivery)
-        try:
-            outcome = await self._attempt(delivery, span)
-        finally:
-            span.end()
-        return replace(outcome, trace_context=tracing.traceparent(span))
+        traced = spans.DeliveryTrace(delivery)
+        outcome = await self._attempt(delivery, traced)
+        return replace(outcome, trace_context=traced.finish())
 
-    async def _attempt(self, delivery: Delivery, span: Span | None) -> Outcome:
+    async def _attempt(self, delivery: Delivery, span: spans.DeliveryTrace | None) -> Outcome:
         """Render and send; the outcome decided from the provider's answer."""
         transport = self._transport(delivery)
         channel = delivery.channel.value
@@ -140,7 +136,7 @@ class Attempts:
                     channel=channel,
                     delivery_id=delivery.id,
                 ),
-                spans.stage(span, f"POST {transport.name}", **{"http.request.method": "POST"}),
+                spans.stage(span, f"POST {transport.name}", client=True),
             ):
                 message_id = await transport.send(delivery.recipient, message, delivery.id)
         except SendError as error:

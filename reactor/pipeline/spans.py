@@ -1,11 +1,12 @@
 """A delivery's trace: one span from the invoice's commit to the provider's answer.
 
 `deliver` (a child of the upstream's span when its transaction set
-`invoice_reactor.traceparent`, else a trace of its own) starts when the outbox row was
-written. Its children: `queued` (until the claim statement ran), `intake` or `claim`
-(that statement), `render`, the provider call (an HTTP client span), and later
-`record outcome` (the recorder's batch). A digest's span links to every invoice's
-context. Only called while tracing is on (`tracing.enabled`).
+`invoice_reactor.traceparent`, else the root of a trace of its own) starts when the
+outbox row was written. Its children: `queued` (until the claim statement ran),
+`intake` or `claim` (that statement), `render`, the provider call (an HTTP client span),
+and later `record outcome` (the recorder's batch). A digest's span links to every
+other invoice's context. The spans are recorded as plain records and emitted at the
+end (tracing.py ships them to the exporting process); only used while tracing is on.
 """
 
 from __future__ import annotations
@@ -15,81 +16,101 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
-
 from reactor.support import tracing
+from reactor.support.tracing import KIND_CLIENT, KIND_INTERNAL, SpanRecord
 
 if TYPE_CHECKING:
     from reactor.domain.deliveries import Delivery, Outcome
 
 
-def _ns(delivery: Delivery) -> int | None:
-    created = delivery.event_created_at
-    return int(created.timestamp() * 1_000_000_000) if created is not None else None
+class DeliveryTrace:
+    """The spans of one delivery attempt, recorded as it goes, emitted when it ends."""
 
+    def __init__(self, delivery: Delivery) -> None:
+        self.delivery = delivery
+        self.parent = tracing.parse(delivery.traceparent)
+        self.trace_id = self.parent.trace_id if self.parent else tracing.new_id(128)
+        self.sampled = tracing.sampled(self.trace_id, self.parent)
+        self.span_id = tracing.new_id()
+        self.started = time.time_ns()
+        self.records: list[SpanRecord] = []
+        self.error: str | None = None
 
-def start_delivery(delivery: Delivery) -> Span:
-    """The `deliver` span of one attempt, with its past (queued, intake/claim) filled in."""
-    tracer = tracing.tracer()
-    members = delivery.digest or (delivery,)
-    created = _ns(delivery)
-    span = tracer.start_span(
-        "deliver",
-        context=tracing.parent_of(delivery.traceparent),
-        links=tracing.links_to(m.traceparent for m in members[1:]),
-        start_time=created,
-        attributes={
-            "reactor.delivery.id": delivery.id,
-            "reactor.invoice.id": delivery.invoice.invoice_id,
-            "reactor.channel": delivery.channel.value,
-            "reactor.kind": delivery.kind,
-            "reactor.attempt": delivery.attempts,
-            "reactor.digest.size": len(members),
-        },
-    )
-    started, ended = delivery.claim_span
-    if started:
-        inside = trace.set_span_in_context(span)
-        if created is not None and created < started:
-            tracer.start_span("queued", context=inside, start_time=created).end(started)
-        tracer.start_span(delivery.claimed_by, context=inside, start_time=started).end(ended)
-    return span
+    def child(self, name: str, start: int, end: int, kind: int = KIND_INTERNAL) -> None:
+        """A finished stage of this attempt."""
+        self.records.append(
+            SpanRecord(self.trace_id, tracing.new_id(), self.span_id, name, start, end, kind)
+        )
+
+    def finish(self) -> str:
+        """Emit the spans (when sampled); the `deliver` span's traceparent."""
+        if self.sampled:
+            delivery, ended = self.delivery, time.time_ns()
+            created = delivery.event_created_at
+            start = int(created.timestamp() * 1_000_000_000) if created else self.started
+            claim_start, claim_end = delivery.claim_span
+            if claim_start:
+                if start < claim_start:
+                    self.child("queued", start, claim_start)
+                self.child(delivery.claimed_by, claim_start, claim_end)
+            members = delivery.digest or (delivery,)
+            deliver = SpanRecord(
+                self.trace_id,
+                self.span_id,
+                self.parent.span_id if self.parent else 0,
+                "deliver",
+                min(start, self.started),
+                ended,
+                attributes={
+                    "reactor.delivery.id": delivery.id,
+                    "reactor.invoice.id": delivery.invoice.invoice_id,
+                    "reactor.channel": delivery.channel.value,
+                    "reactor.kind": delivery.kind,
+                    "reactor.attempt": delivery.attempts,
+                    "reactor.digest.size": len(members),
+                },
+                links=tracing.links_to(m.traceparent for m in members[1:]),
+                error=self.error,
+                remote_parent=self.parent is not None,
+            )
+            tracing.emit([deliver, *self.records])
+        return tracing.traceparent(tracing.Context(self.trace_id, self.span_id, self.sampled))
 
 
 @contextmanager
-def stage(parent: Span | None, name: str, **attributes: str) -> Iterator[Span | None]:
-    """A child span of the delivery's for one stage (nothing while tracing is off)."""
-    if parent is None:
-        yield None
+def stage(trace: DeliveryTrace | None, name: str, client: bool = False) -> Iterator[None]:
+    """Time one stage of a traced attempt (nothing while tracing is off)."""
+    if trace is None:
+        yield
         return
-    kind = SpanKind.CLIENT if attributes.get("http.request.method") else SpanKind.INTERNAL
-    # Exceptions are not recorded: a provider's error text may name a recipient
-    # (`failed` sets the status with the masked text instead).
-    with tracing.tracer().start_as_current_span(
-        name,
-        context=trace.set_span_in_context(parent),
-        kind=kind,
-        attributes=attributes,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        yield span
+    start = time.time_ns()
+    try:
+        yield
+    finally:
+        trace.child(name, start, time.time_ns(), KIND_CLIENT if client else KIND_INTERNAL)
 
 
-def failed(span: Span | None, message: str) -> None:
-    """Mark a span's stage as failed (the provider said no, or a bug)."""
-    if span is not None:
-        span.set_status(Status(StatusCode.ERROR, message[:200]))
+def failed(trace: DeliveryTrace | None, message: str) -> None:
+    """The attempt failed: its `deliver` span says so (the text already masked)."""
+    if trace is not None:
+        trace.error = message[:200]
 
 
 def recorded(outcomes: list[Outcome], started: int) -> None:
-    """`record outcome` spans, one per delivery traced, for a batch written just now."""
-    ended = time.time_ns()
-    tracer = tracing.tracer()
+    """`record outcome` spans, one per traced delivery, for a batch written just now."""
+    ended, records = time.time_ns(), []
     for outcome in outcomes:
-        parent = tracing.context_of(outcome.trace_context)
-        if parent is not None:
-            span = tracer.start_span("record outcome", context=parent, start_time=started)
-            span.set_attribute("reactor.status", outcome.status)
-            span.end(ended)
+        context = tracing.parse(outcome.trace_context)
+        if context is not None and context.sampled:
+            records.append(
+                SpanRecord(
+                    context.trace_id,
+                    tracing.new_id(),
+                    context.span_id,
+                    "record outcome",
+                    started,
+                    ended,
+                    attributes={"reactor.status": outcome.status},
+                )
+            )
+    tracing.emit(records)
