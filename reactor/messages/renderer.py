@@ -43,7 +43,6 @@ from reactor.messages.sms import fit_sms, sms_spaces
 
 __all__ = ["UNKNOWN_AMOUNT", "MessageRenderer", "clean_line", "format_amount", "shorten"]
 
-UNKNOWN_VENDOR = "Unknown vendor"
 SUBJECT_MAX_CHARS = 150
 DIGEST_LISTED = 20  # a digest email lists this many invoices; the rest are counted
 # Caps inside the subject so a huge vendor or number cannot crowd out the rest.
@@ -140,13 +139,15 @@ class MessageRenderer:
         number = clean_line(invoice.invoice_number)
         vendor = clean_line(invoice.vendor_name)
         currency = clean_line(invoice.currency).upper() or self._default_currency
+        amount = format_amount(invoice.total_amount, currency, locale)
+        words = self.words(locale)
         return {
             "invoice_id": clean_line(invoice.invoice_id),
             "invoice_number": number,
             "reference": number or clean_line(invoice.invoice_id),
-            "vendor": vendor or UNKNOWN_VENDOR,
+            "vendor": vendor or words.gettext("Unknown vendor"),
             "vendor_known": bool(vendor),
-            "amount": format_amount(invoice.total_amount, currency, locale),
+            "amount": amount if amount != UNKNOWN_AMOUNT else words.gettext("amount unknown"),
             "due_date": format_day(invoice.due_date, locale),
             "link": self.link(invoice.invoice_id),
             "language": locale.split("_")[0],
@@ -335,7 +336,7 @@ class MessageRenderer:
                 "%(num)s without an amount", "%(num)s without an amount", unknown
             )
             parts.append(without % {"num": format_count(unknown, locale)})
-        return ", ".join(parts) or UNKNOWN_AMOUNT
+        return ", ".join(parts) or translations(locale).gettext("amount unknown")
 
     def digest_email(
         self, invoices: Sequence[InvoiceView], locale: str | None = None
