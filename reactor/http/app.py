@@ -95,6 +95,35 @@ class Probes:
         self.revision = revision
         self.replication = replication
 
+    async def readiness(self) -> tuple[dict[str, Any], bool]:
+        """What /health/ready answers, and whether it is ready (sets the readiness gauge)."""
+        database = await self.database()
+        listener = self.listener.state
+        body: dict[str, Any] = {
+            "database": database,
+            "listener": {"connected": listener.connected, "listening": listener.listening},
+        }
+        listening = listener.listening or not self.settings.listener_enabled
+        stalled_for = self.dispatcher.stalled_for()
+        stalled = stalled_for > self.settings.dispatcher_stall_seconds
+        body["dispatcher"] = {"stalled": stalled, "stalled_for_seconds": round(stalled_for, 1)}
+        replication, lagging = self.replication_verdict()
+        if replication is not None:
+            body["replication"] = replication
+        is_ready = database["up"] and listening and not stalled and lagging is None
+        body["status"] = "ready" if is_ready else "not ready"
+        if stalled:
+            body["reason"] = "the dispatcher has made no progress in its current pass"
+        elif lagging:
+            body["reason"] = lagging
+        metrics.READY.set(1 if is_ready else 0)
+        return body, is_ready
+
+    def channel_pauses(self) -> None:
+        """Set each channel's paused gauge from its live state."""
+        for channel, state in self.dispatcher.channels.items():
+            metrics.CHANNEL_PAUSED.labels(channel.value).set(1 if state.paused_for() > 0 else 0)
+
     def replication_verdict(self) -> tuple[dict[str, Any] | None, str | None]:
         """Replica mode's state for the probes, and why it blocks readiness (None: it does not)."""
         if self.replication is None:
@@ -187,25 +216,7 @@ async def live(request: Request) -> JSONResponse:
 async def ready(request: Request) -> JSONResponse:
     """200 only when the database answers and the listener is listening."""
     probes: Probes = request.app.state.probes
-    database = await probes.database()
-    listener = probes.listener.state
-    body: dict[str, Any] = {
-        "database": database,
-        "listener": {"connected": listener.connected, "listening": listener.listening},
-    }
-    listening = listener.listening or not probes.settings.listener_enabled
-    stalled_for = probes.dispatcher.stalled_for()
-    stalled = stalled_for > probes.settings.dispatcher_stall_seconds
-    body["dispatcher"] = {"stalled": stalled, "stalled_for_seconds": round(stalled_for, 1)}
-    replication, lagging = probes.replication_verdict()
-    if replication is not None:
-        body["replication"] = replication
-    is_ready = database["up"] and listening and not stalled and lagging is None
-    body["status"] = "ready" if is_ready else "not ready"
-    if stalled:
-        body["reason"] = "the dispatcher has made no progress in its current pass"
-    elif lagging:
-        body["reason"] = lagging
+    body, is_ready = await probes.readiness()
     return JSONResponse(body, status_code=200 if is_ready else 503)
 
 
@@ -243,9 +254,10 @@ async def status(request: Request) -> JSONResponse:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus text format; refreshes the backlog gauges first."""
+    """Prometheus text format; refreshes the backlog, readiness and pause gauges first."""
     probes: Probes = request.app.state.probes
-    await probes.backlog()
+    await asyncio.gather(probes.backlog(), probes.readiness())
+    probes.channel_pauses()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

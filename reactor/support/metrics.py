@@ -128,3 +128,13 @@ RECEIPTS = Counter(
     "Delivery receipts received, by channel and status (open and click included).",
     ["channel", "status"],
 )
+READY = Gauge(
+    "reactor_ready",
+    "1 when /health/ready answers 200, as of its last reading (each probe and each scrape).",
+)
+CHANNEL_PAUSED = Gauge(
+    "reactor_channel_paused",
+    "1 while the channel is paused in this process (rate limit, refused credentials, an "
+    "operator), read at each scrape.",
+    ["channel"],
+)
