@@ -2,8 +2,8 @@
 
 `deliver` (a child of the upstream's span when its transaction set
 `invoice_reactor.traceparent`, else the root of a trace of its own) starts when the
-outbox row was written. Its children: `queued` (until the claim statement ran),
-`intake` or `claim` (that statement), `render`, the provider call (an HTTP client span),
+outbox row was written. Its children: `intake` or `claim` (the statement that took the
+row; the time before it, the row waited), `render`, the provider call (an HTTP client span),
 and later `record outcome` (the recorder's batch). A digest's span links to every
 other invoice's context. The spans are recorded as plain records and emitted at the
 end (tracing.py ships them to the exporting process); only used while tracing is on.
@@ -49,9 +49,7 @@ class DeliveryTrace:
             created = delivery.event_created_at
             start = int(created.timestamp() * 1_000_000_000) if created else self.started
             claim_start, claim_end = delivery.claim_span
-            if claim_start:
-                if start < claim_start:
-                    self.child("queued", start, claim_start)
+            if claim_start:  # before it, from the commit: the outbox row waited
                 self.child(delivery.claimed_by, claim_start, claim_end)
             members = delivery.digest or (delivery,)
             deliver = SpanRecord(

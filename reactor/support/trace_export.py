@@ -4,11 +4,13 @@
 is on. It reads length-prefixed pickled batches of `SpanRecord`s from its parent (and
 only from it: its stdin is the parent's pipe), makes the SDK's `ReadableSpan`s, and
 hands them to a `BatchSpanProcessor` over the `OTLPSpanExporter`, both configured by
-the standard OTEL_* variables. A full queue drops spans; end of input flushes and exits.
+the standard OTEL_* variables. It runs at a lower priority (nice 10): on a busy machine
+the deliveries come first. A full queue drops spans; end of input flushes and exits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import struct
@@ -70,6 +72,9 @@ def main(argv: Sequence[str]) -> int:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     version = argv[1] if len(argv) > 1 else "unknown"
+    # Exporting waits when the machine is busy: the deliveries come first.
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
     named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
         "OTEL_RESOURCE_ATTRIBUTES", ""
     )

@@ -17,10 +17,12 @@ import asyncio
 import contextlib
 import os
 import pickle
+import queue
 import random
 import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
@@ -31,6 +33,7 @@ log = structlog.get_logger("reactor.tracing")
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 BATCH = 512  # records shipped at once; a partial batch leaves within FLUSH_SECONDS
 FLUSH_SECONDS = 0.2
+QUEUED_BATCHES = 64  # batches waiting for the pipe; more are dropped
 KIND_INTERNAL, KIND_SERVER, KIND_CLIENT = 0, 1, 2  # OpenTelemetry's SpanKind values
 
 
@@ -153,7 +156,12 @@ def emit(records: Iterable[SpanRecord]) -> None:
 
 
 class _Shipper:
-    """Ships span records to the exporting child: length-prefixed pickles on its stdin."""
+    """Ships span records to the exporting child: length-prefixed pickles on its stdin.
+
+    The pipe is written by a thread of its own, from a bounded queue: a child that falls
+    behind fills the queue, and further batches are dropped (and counted), so that the
+    event loop never waits on the pipe.
+    """
 
     def __init__(self, version: str) -> None:
         self._child = subprocess.Popen(
@@ -162,7 +170,10 @@ class _Shipper:
         )
         self._buffer: list[SpanRecord] = []
         self._armed = False
-        self._broken = False
+        self._frames: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_BATCHES)
+        self.dropped = 0  # batches dropped because the child fell behind
+        self._writer = threading.Thread(target=self._write, name="trace-shipper", daemon=True)
+        self._writer.start()
 
     def add(self, records: Iterable[SpanRecord]) -> None:
         self._buffer.extend(records)
@@ -178,21 +189,33 @@ class _Shipper:
     def flush(self) -> None:
         self._armed = False
         batch, self._buffer = self._buffer, []
-        if not batch or self._broken or self._child.stdin is None:
+        if not batch:
             return
         data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            self._child.stdin.write(struct.pack("!I", len(data)) + data)
-            self._child.stdin.flush()
-        except OSError as error:  # the child is gone: traces stop, deliveries do not
-            self._broken = True
-            log.warning("the trace exporter stopped; no more traces", error=type(error).__name__)
+            self._frames.put_nowait(struct.pack("!I", len(data)) + data)
+        except queue.Full:
+            self.dropped += 1
+
+    def _write(self) -> None:
+        stdin = self._child.stdin
+        assert stdin is not None
+        while (frame := self._frames.get()) is not None:
+            try:
+                stdin.write(frame)
+                stdin.flush()
+            except OSError as error:  # the child is gone: traces stop, deliveries do not
+                log.warning(
+                    "the trace exporter stopped; no more traces", error=type(error).__name__
+                )
+                return
+        with contextlib.suppress(OSError):
+            stdin.close()
 
     def close(self) -> None:
         self.flush()
-        if self._child.stdin is not None:
-            with contextlib.suppress(OSError):
-                self._child.stdin.close()
+        self._frames.put(None)
+        self._writer.join(timeout=15)
         try:
             self._child.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -29,7 +29,7 @@ from tests.helpers import (
 
 PUBLIC = "https://reactor.acme.example"
 FLIP = "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s"
-STAGES = {"deliver", "queued", "intake", "render", "POST twilio", "record outcome"}
+STAGES = {"deliver", "intake", "render", "POST twilio", "record outcome"}
 
 
 @pytest.fixture
