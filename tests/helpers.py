@@ -300,6 +300,7 @@ def service_env(
         "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
         "TWILIO_FROM_NUMBER": "+14155550000",
         "TWILIO_API_BASE_URL": twilio.url,
+        "AFTER_TAKE_SECONDS": "0.5",  # Slack corrected and follow-ups sent within a second
     }
 
 

@@ -166,9 +166,12 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
     slack = transports.get(Channel.SLACK)
     renderer = settings.renderer()
     links = renderer.link
-    corrector = Corrector(store, slack, links) if isinstance(slack, Updates) else None
+    every = settings.after_take_seconds
+    corrector = Corrector(store, slack, links, every) if isinstance(slack, Updates) else None
     followups = (
-        FollowUps(store, transports, renderer, settings.rules) if settings.take_links else None
+        FollowUps(store, transports, renderer, settings.rules, every)
+        if settings.take_links
+        else None
     )
     return Service(
         pool,

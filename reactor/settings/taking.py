@@ -21,6 +21,9 @@ class TakingSettings(BaseSettings):
     # With take links on and Twilio sending SMS: each single-invoice SMS ends with a
     # reply code, and replies to /webhooks/twilio/inbound take the invoice.
     sms_reply_codes: bool = True
+    # How often the messages already sent are brought up to date: Slack's rewritten
+    # (left review, taken), the others told who took an invoice.
+    after_take_seconds: float = Field(default=5.0, ge=0.2, le=300.0)
 
     @field_validator("link_secret_key")
     @classmethod
