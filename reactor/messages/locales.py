@@ -59,11 +59,14 @@ def _catalog(name: str) -> gettext.GNUTranslations | None:
     return gettext.GNUTranslations(buffer)
 
 
-def format_amount(amount: str | Decimal | None, currency: str, locale: str = DEFAULT_LOCALE) -> str:
+def format_amount(
+    amount: str | Decimal | None, currency: str, locale: str = DEFAULT_LOCALE, iso: bool = False
+) -> str:
     """`"1234.5"`, `EUR`, `de_DE` -> `1.234,50 €`; None or not a number -> "amount unknown".
 
     Always two decimals (an invoice's amount is money, whatever the currency's own
-    digits); a negative zero is shown as zero.
+    digits); a negative zero is shown as zero. `iso` writes the currency's code instead
+    of its symbol (`1 250,00 PLN`), for an SMS that `zł` would turn into UCS-2.
     """
     if amount is None:
         return UNKNOWN_AMOUNT
@@ -80,6 +83,11 @@ def format_amount(amount: str | Decimal | None, currency: str, locale: str = DEF
         value = abs(value)
     with localcontext(context):  # Babel rounds in the current context too
         try:
+            if iso:
+                pattern = "#,##0.00\xa0¤¤"
+                return format_currency(
+                    value, currency, pattern, locale=locale, currency_digits=False
+                )
             return format_currency(
                 value, currency, locale=locale, currency_digits=False, format_type="standard"
             )

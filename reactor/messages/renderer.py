@@ -39,7 +39,7 @@ from reactor.messages.locales import (
     format_day,
     translations,
 )
-from reactor.messages.sms import fit_sms, sms_spaces
+from reactor.messages.sms import fit_sms, is_gsm, sms_spaces
 
 __all__ = ["UNKNOWN_AMOUNT", "MessageRenderer", "clean_line", "format_amount", "shorten"]
 
@@ -192,6 +192,12 @@ class MessageRenderer:
         facts = self._facts(invoice, locale)
         template = self.template("sms.txt.j2", locale)
         amount, link = sms_spaces(facts["amount"]), facts["link"]
+        if not is_gsm(amount):  # `zł`, `₹`: the currency's code keeps the SMS in GSM-7
+            currency = clean_line(invoice.currency).upper() or self._default_currency
+            code = format_amount(
+                invoice.total_amount, currency, locale or self.default_locale, iso=True
+            )
+            amount = sms_spaces(code) if is_gsm(sms_spaces(code)) else amount
 
         def build(vendor: str) -> str:
             text = template.render(

@@ -34,13 +34,14 @@ def sms_spaces(text: str) -> str:
     return text.translate(_SPACES)
 
 
-def _is_gsm(text: str) -> bool:
+def is_gsm(text: str) -> bool:
+    """Whether every character is in the GSM 03.38 alphabet (basic or extension)."""
     return all(ch in GSM_BASIC or ch in GSM_EXTENSION for ch in text)
 
 
 def encoding(text: str) -> Encoding:
     """Return the encoding an SMS with this text is sent in."""
-    return "GSM-7" if _is_gsm(text) else "UCS-2"
+    return "GSM-7" if is_gsm(text) else "UCS-2"
 
 
 def _unit_sizes(text: str, enc: Encoding) -> list[int]:
@@ -111,7 +112,7 @@ def fit_sms(build: Callable[[str], str], vendor: str, max_segments: int = 1) -> 
     # Prefixes grow monotonically, so they switch from GSM-7 to UCS-2 at most
     # once; within each side the length only grows and "fits" is true-then-false.
     # Searching across the switch at once could land on the wrong side of it.
-    last_gsm = _largest_true(0, hi, lambda n: _is_gsm(prefix(n)))
+    last_gsm = _largest_true(0, hi, lambda n: is_gsm(prefix(n)))
     split = 0 if last_gsm is None else last_gsm + 1
     for lo_n, hi_n in ((split, hi), (0, split - 1)):
         best = _largest_true(lo_n, hi_n, fits)

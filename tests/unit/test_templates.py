@@ -11,6 +11,7 @@ import pytest
 from reactor.domain.messages import InvoiceView
 from reactor.messages.locales import format_amount, format_count, format_day, preferred_locale
 from reactor.messages.renderer import MessageRenderer
+from reactor.messages.sms import encoding, segments
 from reactor.messages.template_checks import TemplatesError, check_templates
 from reactor.policy.rules import RulesError, load_rules
 from reactor.settings.service import ConfigError, load_settings
@@ -139,3 +140,16 @@ def test_the_browsers_preferred_locale_or_the_default() -> None:
     assert preferred_locale("en;q=0.2, pl;q=0.9") == "pl"
     assert preferred_locale("tlh, *;q=0.5, x;q=abc", "de_DE") == "de_DE"
     assert preferred_locale("", "en_US") == "en_US"
+
+
+def test_a_polish_sms_is_counted_as_ucs2_and_still_never_cuts_the_link() -> None:
+    polish = InvoiceView("7f1c", "FV/7", "Wytwórnia Łódź " * 6, "1250", "PLN")
+    two = _renderer(segments=2)
+    sms = two.sms(polish, reply_code=3, locale="pl_PL")
+    assert sms.startswith("Faktura do weryfikacji: Wytwórnia Łódź")  # Polish, with its ł
+    assert encoding(sms) == "UCS-2" and segments(sms) == 2
+    assert sms.endswith("https://app.example.com/invoices/7f1c Bierzesz? Odpowiedz 3.")
+    # One segment: the vendor goes; `zł` would be UCS-2 too, so the SMS says PLN.
+    one = _renderer().sms(polish, reply_code=3, locale="pl_PL")
+    assert "1 250,00 PLN https://app.example.com/invoices/7f1c" in one
+    assert encoding(one) == "GSM-7" and segments(one) == 1
