@@ -15,6 +15,7 @@ from typing import Any
 from bench import (
     baseline,
     common,
+    floor,
     latency,
     peer,
     report,
@@ -46,6 +47,7 @@ BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "peer": peer.run,  # PGQueuer beside the reactor, over HTTP and HTTPS ([bench] extra)
     "upstream": upstream.run,  # the upstream's writers, 1/16/64 at once, pinned apart
     "traces": traces.run,  # tracing off and on, alternating blocks
+    "floor": floor.run,  # one invoice's latency beside the least a program can do
 }
 DEFAULT_RUN = list(BENCHMARKS)
 

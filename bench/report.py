@@ -39,6 +39,7 @@ NAMES = [
     "peer",
     "upstream",
     "traces",
+    "floor",
 ]
 
 
@@ -203,6 +204,16 @@ def _summary(results: dict[str, dict[str, Any]]) -> str:
                 f"latency p50 x {ratios['latency_p50_on_over_off']:.2f}",
                 "≥ x 0.90, ≤ x 1.10",
                 traced["met"]["on_at_most_10pct_slower"],
+            ]
+        )
+    if floor := results.get("floor"):
+        ratio = floor["ratio"]
+        rows.append(
+            [
+                "10. latency beside the floor",
+                f"p50 x {ratio['p50']:.2f}, p99 x {ratio['p99']:.2f}",
+                "p50 ≤ x 1.5, p99 ≤ x 2",
+                floor["met"]["p50_within_1.5x"] and floor["met"]["p99_within_2x"],
             ]
         )
     return _table(["benchmark", "measured", "target", "result"], rows)
@@ -629,6 +640,29 @@ def _traces(traced: dict[str, Any]) -> dict[str, Any]:
     return {"table": _table(headers, rows)}
 
 
+def _floor(floor: dict[str, Any]) -> dict[str, Any]:
+    """Section 10: the reactor beside the floor program, and where its extra time goes."""
+    stats, split = floor["latency_ms"], floor["reactor_breakdown"]
+    rows = [
+        [who, _ms(s["p50"]), _ms(s["p95"]), _ms(s["p99"]), _ms(s["mean"])]
+        for who, s in stats.items()
+    ]
+    rows.append(
+        ["reactor / floor", *(f"x {floor['ratio'][q]:.2f}" for q in ("p50", "p95", "p99")), "-"]
+    )
+    parts = [
+        [
+            "commit -> the reactor's claiming statement starts",
+            _ms(split["commit_to_claim_ms"]["p50"]),
+        ],
+        ["claiming statement -> the request", _ms(split["claim_to_first_request_ms"]["p50"])],
+    ]
+    return {
+        "table": _table(["program", "p50", "p95", "p99", "mean"], rows),
+        "split": _table(["the reactor's p50, split", "ms"], parts),
+    }
+
+
 def render(results_dir: Path, out: Path) -> str:
     """The document for the results in `results_dir`, to be written to `out`."""
     template = ENVIRONMENT.get_template("report.md.j2")
@@ -656,6 +690,7 @@ def render(results_dir: Path, out: Path) -> str:
         peer=_peer(peer) if (peer := results.get("peer")) else None,
         upstream=_upstream(up) if (up := results.get("upstream")) else None,
         traces=_traces(tr) if (tr := results.get("traces")) else None,
+        floor=_floor(fl) if (fl := results.get("floor")) else None,
         notes=notes.read_text().strip() if notes.exists() else None,
     )
 

@@ -1,0 +1,141 @@
+"""Benchmark 10 (issue 26): a single invoice's latency beside the floor.
+
+The floor is `bench/floor_program.py`: LISTEN on the reactor's channel, one prepared
+`DELETE … RETURNING` of the outbox row, one kept-alive aiohttp request on uvloop. The
+reactor runs with one SMS recipient, the same database, trigger and fake. Single
+transitions, one at a time, in alternating blocks (floor, reactor, floor, reactor),
+each block a program of its own with the other stopped; commit returned -> the fake
+receiving the request. The reactor's time is split at its claiming statement
+(`review_episodes.created_at`) to show where the extra goes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from typing import Any
+
+from bench.common import (
+    ROOT,
+    SMS_RECIPIENT,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    Context,
+    connect,
+    invoice_ids,
+    invoice_of,
+    load_invoices,
+    print_table,
+    reactor_env,
+    reactors,
+    say,
+    summary_ms,
+)
+from bench.latency import claim_breakdown
+
+TARGET_P50_RATIO = 1.5
+TARGET_P99_RATIO = 2.0
+GAP_SECONDS = 0.02
+
+
+def sms_transitions(ctx: Context, url: str, ids: list[str]) -> list[dict[str, Any]]:
+    """Transition each invoice alone; commit returned -> the fake Twilio's request."""
+    twilio = ctx.providers.twilio
+    samples = []
+    with connect(url) as conn:
+        for invoice_id in ids:
+            seen = len(twilio._records)
+            conn.execute(
+                "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s", (invoice_id,)
+            )
+            conn.commit()
+            committed = time.time()
+            record = twilio.wait_for(seen + 1, timeout=30, accepted=False)[seen]
+            if invoice_of(record.body) != invoice_id:
+                raise AssertionError(f"expected a request for {invoice_id}, got another")
+            latency = record.received_at - committed
+            samples.append({"invoice_id": invoice_id, "committed_at": committed, "first": latency})
+            twilio.wait_for(seen + 1, timeout=30)
+            time.sleep(GAP_SECONDS)
+    return samples
+
+
+def _floor_block(ctx: Context, url: str, ids: list[str]) -> list[dict[str, Any]]:
+    program = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.floor_program",
+            url,
+            ctx.providers.twilio.url,
+            TWILIO_SID,
+            TWILIO_TOKEN,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert program.stdout is not None and program.stdout.readline().strip() == "ready"
+        return sms_transitions(ctx, url, ids)
+    finally:
+        program.kill()
+        program.wait()
+        # Out of review again: the reactor's sweep would adopt them (they have no episode).
+        with connect(url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE invoices SET matched_status = 'MATCHED' WHERE id = ANY(%s::uuid[])", (ids,)
+            )
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    """Benchmark 10."""
+    count = ctx.options.size(300, 40)
+    warmup = ctx.options.size(20, 5)
+    blocks = 2
+    per_block = count // blocks
+    url = ctx.postgres.fresh_database("floor")
+    ctx.providers.reset()
+    ctx.providers.set_delay(0)
+    total = 2 * blocks * (per_block + warmup)
+    with connect(url, autocommit=True) as conn:
+        load_invoices(conn, total)
+        conn.execute("VACUUM ANALYZE invoices")
+    ids = iter(invoice_ids(url, "MATCHED", total))
+    env = reactor_env(url, ctx.providers, ctx.options.concurrency[0], **ctx.options.settings)
+    env["NOTIFICATION_RECIPIENTS"] = SMS_RECIPIENT
+    samples: dict[str, list[dict[str, Any]]] = {"floor": [], "reactor": []}
+    say(f"floor: {blocks} alternating blocks of {per_block} single transitions each side")
+    for block in range(blocks):
+        chunk = [next(ids) for _ in range(warmup + per_block)]
+        _floor_block(ctx, url, chunk[:warmup])
+        samples["floor"] += _floor_block(ctx, url, chunk[warmup:])
+        chunk = [next(ids) for _ in range(warmup + per_block)]
+        with reactors(env, 1, ctx.log_dir, f"floor-reactor-{block}"):
+            sms_transitions(ctx, url, chunk[:warmup])
+            samples["reactor"] += sms_transitions(ctx, url, chunk[warmup:])
+    breakdown = claim_breakdown(url, samples["reactor"])
+    ctx.postgres.drop(url)
+    stats = {who: summary_ms([s["first"] for s in found]) for who, found in samples.items()}
+    ratio = {q: round(stats["reactor"][q] / stats["floor"][q], 2) for q in ("p50", "p95", "p99")}
+    print_table(
+        f"Floor: commit -> SMS request, {count} single transitions each (ms)",
+        ["program", "p50", "p95", "p99", "mean"],
+        [[who, s["p50"], s["p95"], s["p99"], s["mean"]] for who, s in stats.items()],
+    )
+    say(f"floor: reactor / floor {ratio}; reactor split at its claim: {breakdown}")
+    result = {
+        "transitions_each": count,
+        "blocks": blocks,
+        "latency_ms": stats,
+        "ratio": ratio,
+        "reactor_breakdown": breakdown,
+        "targets": {"p50_ratio": TARGET_P50_RATIO, "p99_ratio": TARGET_P99_RATIO},
+        "met": {
+            "p50_within_1.5x": ratio["p50"] <= TARGET_P50_RATIO,
+            "p99_within_2x": ratio["p99"] <= TARGET_P99_RATIO,
+        },
+    }
+    ctx.write("floor", result)
+    return result
