@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# The action_id of Slack's own take button (messages/slack.py builds it; the interaction
+# route reads it): here, so that building a message never imports slack_sdk.
+SLACK_TAKE_ACTION = "take_invoice"
+
 
 @dataclass(frozen=True)
 class InvoiceView:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import gettext
 from typing import Any
 
+from reactor.domain.messages import SLACK_TAKE_ACTION as TAKE_ACTION
 from reactor.domain.messages import ChatMessage
-from reactor.support.slack_interactions import TAKE_ACTION
 
 HEADER_MAX = 150  # Slack's limit for a header block's text
 FIELD_MAX = 2000  # a section field's text (Slack allows 2,000)

@@ -18,8 +18,9 @@ from urllib.parse import parse_qs
 
 from slack_sdk.signature import Clock, SignatureVerifier
 
+from reactor.domain.messages import SLACK_TAKE_ACTION as TAKE_ACTION
+
 MAX_AGE_SECONDS = 300  # Slack's own advice, and slack_sdk's check
-TAKE_ACTION = "take_invoice"  # the take button's action_id (reactor/messages/slack.py)
 NAME_MAX = 80
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 _TIMESTAMP = re.compile(r"\d{1,12}")
