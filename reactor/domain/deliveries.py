@@ -59,14 +59,7 @@ class Delivery:
             traceparent=row.get("traceparent"),
             claimed_by=claimed_by,
             claim_span=claim_span,
-            invoice=InvoiceView(
-                invoice_id=str(row["invoice_id"]),
-                invoice_number=row["invoice_number"],
-                vendor_name=row["vendor_name"],
-                total_amount=row["total_amount"],
-                currency=row["currency"],
-                due_date=due.isoformat() if (due := row.get("due_date")) else None,
-            ),
+            invoice=InvoiceView.from_row(row),
         )
 
 

@@ -6,6 +6,7 @@ length accounting is `reactor.messages.sms`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,19 @@ class InvoiceView:
     total_amount: str | None
     currency: str | None
     due_date: str | None = None  # ISO date, when the invoice has one
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], invoice_id: object = None) -> InvoiceView:
+        """A query's row of the message fields (`reactor_message_fields`), and its due date."""
+        due = row.get("due_date")
+        return cls(
+            invoice_id=str(row["invoice_id"] if invoice_id is None else invoice_id),
+            invoice_number=row["invoice_number"],
+            vendor_name=row["vendor_name"],
+            total_amount=row["total_amount"],
+            currency=row["currency"],
+            due_date=due.isoformat() if due else None,
+        )
 
 
 @dataclass(frozen=True)

@@ -268,14 +268,20 @@ def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def run_explain(settings: Settings, database_url: str, invoice_id: UUID) -> str | None:
-    """`reactor rules explain`: None when there is no such invoice."""
+def read_facts(database_url: str, invoice_id: UUID) -> dict[str, Any]:
+    """invoice_facts.sql's row for one invoice, or {} (explain and templates preview)."""
 
     async def facts() -> dict[str, Any]:
         async with open_store(database_url) as store:
             return await store.invoice_facts(invoice_id)
 
-    row = asyncio.run(facts())
+    return asyncio.run(facts())
+
+
+def run_explain(settings: Settings, database_url: str, invoice_id: UUID) -> str | None:
+    """`reactor rules explain`: None when there is no such invoice."""
+
+    row = read_facts(database_url, invoice_id)
     if not row:
         return None
     rows = [

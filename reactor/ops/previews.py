@@ -8,14 +8,12 @@ belong to a delivery row.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 from reactor.domain.messages import CardMessage, ChatMessage, InvoiceView, RenderedEmail
-from reactor.runtime.wiring import open_store
+from reactor.ops.explain import read_facts
 from reactor.settings.service import Settings
 
 
@@ -29,23 +27,8 @@ class Preview:
 
 def read_invoice(database_url: str, invoice_id: UUID) -> InvoiceView | None:
     """The invoice as a message shows it; None when there is no such invoice."""
-
-    async def facts() -> dict[str, Any]:
-        async with open_store(database_url) as store:
-            return await store.invoice_facts(invoice_id)
-
-    row = asyncio.run(facts())
-    if not row:
-        return None
-    due = row["due_date"]
-    return InvoiceView(
-        invoice_id=str(invoice_id),
-        invoice_number=row["invoice_number"],
-        vendor_name=row["vendor_name"],
-        total_amount=row["total_amount"],
-        currency=row["currency"],
-        due_date=due.isoformat() if due is not None else None,
-    )
+    row = read_facts(database_url, invoice_id)
+    return InvoiceView.from_row(row, invoice_id) if row else None
 
 
 def preview(

@@ -103,13 +103,7 @@ class FollowUps:
         return sent
 
     def _message(self, channel: Channel, row: dict[str, Any]) -> Message:
-        invoice = InvoiceView(
-            invoice_id=str(row["invoice_id"]),
-            invoice_number=row["invoice_number"],
-            vendor_name=row["vendor_name"],
-            total_amount=row["total_amount"],
-            currency=row["currency"],
-        )
+        invoice = InvoiceView.from_row(row)
         locale, taken_by = self._locales.get(row["recipient"]), row["taken_by"]
         if channel is Channel.EMAIL:
             return self._renderer.taken_email(invoice, taken_by, locale)
