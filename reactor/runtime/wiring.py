@@ -121,7 +121,8 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
     )
     store = Store(pool)
     transports = build_transports(settings)
-    dispatcher = build_dispatcher(store, settings, transports)
+    renderer = settings.renderer()  # one for the senders and the follow-ups
+    dispatcher = build_dispatcher(store, settings, transports, renderer)
     redact = text_redactor(settings.secret_values())
     sweeper = Sweeper(
         store, dispatcher, settings.sweep_interval_seconds, settings.retention_days, redact
@@ -164,7 +165,6 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
     slack_actions = SlackActions(settings, store) if settings.slack_take_button else None
     app = create_app(probes, webhooks, console, takes, replies, slack_actions)
     slack = transports.get(Channel.SLACK)
-    renderer = settings.renderer()
     links = renderer.link
     every = settings.after_take_seconds
     corrector = Corrector(store, slack, links, every) if isinstance(slack, Updates) else None
