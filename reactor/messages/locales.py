@@ -21,7 +21,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import NumberPattern, format_decimal, parse_pattern
 
 DEFAULT_LOCALE = "en_US"
 CATALOGS = Path(__file__).parent / "locale"
@@ -59,6 +59,15 @@ def _catalog(name: str) -> gettext.GNUTranslations | None:
     return gettext.GNUTranslations(buffer)
 
 
+@lru_cache(maxsize=64)
+def _currency_pattern(locale: str, iso: bool) -> tuple[Locale, NumberPattern]:
+    """The locale and its currency pattern, parsed once (Babel parses them per call)."""
+    parsed = Locale.parse(locale)
+    if iso:
+        return parsed, parse_pattern("#,##0.00\xa0¤¤")
+    return parsed, parsed.currency_formats["standard"]
+
+
 def format_amount(
     amount: str | Decimal | None, currency: str, locale: str = DEFAULT_LOCALE, iso: bool = False
 ) -> str:
@@ -83,14 +92,8 @@ def format_amount(
         value = abs(value)
     with localcontext(context):  # Babel rounds in the current context too
         try:
-            if iso:
-                pattern = "#,##0.00\xa0¤¤"
-                return format_currency(
-                    value, currency, pattern, locale=locale, currency_digits=False
-                )
-            return format_currency(
-                value, currency, locale=locale, currency_digits=False, format_type="standard"
-            )
+            parsed, pattern = _currency_pattern(locale, iso)
+            return pattern.apply(value, parsed, currency=currency, currency_digits=False)
         except (ValueError, TypeError):  # a currency code Babel cannot place
             return f"{format_decimal(value, format='#,##0.00', locale=locale)} {currency}"
 

@@ -87,6 +87,7 @@ def template_environment(loader: BaseLoader, locale: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
+        auto_reload=False,  # compiled once: no stat() of the template per message
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     return env
@@ -134,20 +135,26 @@ class MessageRenderer:
         """URL of the invoice in the frontend."""
         return self._base_url + self._invoice_path.replace("{id}", quote(invoice_id, safe=""))
 
+    def _amount(self, invoice: InvoiceView, locale: str) -> str:
+        currency = clean_line(invoice.currency).upper() or self._default_currency
+        amount = format_amount(invoice.total_amount, currency, locale)
+        if amount == UNKNOWN_AMOUNT:
+            return self.words(locale).gettext("amount unknown")
+        return amount
+
+    def _vendor(self, invoice: InvoiceView, locale: str) -> str:
+        return clean_line(invoice.vendor_name) or self.words(locale).gettext("Unknown vendor")
+
     def _facts(self, invoice: InvoiceView, locale: str | None) -> dict[str, Any]:
         locale = locale or self.default_locale
         number = clean_line(invoice.invoice_number)
-        vendor = clean_line(invoice.vendor_name)
-        currency = clean_line(invoice.currency).upper() or self._default_currency
-        amount = format_amount(invoice.total_amount, currency, locale)
-        words = self.words(locale)
         return {
             "invoice_id": clean_line(invoice.invoice_id),
             "invoice_number": number,
             "reference": number or clean_line(invoice.invoice_id),
-            "vendor": vendor or words.gettext("Unknown vendor"),
-            "vendor_known": bool(vendor),
-            "amount": amount if amount != UNKNOWN_AMOUNT else words.gettext("amount unknown"),
+            "vendor": self._vendor(invoice, locale),
+            "vendor_known": bool(clean_line(invoice.vendor_name)),
+            "amount": self._amount(invoice, locale),
             "due_date": format_day(invoice.due_date, locale),
             "link": self.link(invoice.invoice_id),
             "language": locale.split("_")[0],
@@ -189,14 +196,12 @@ class MessageRenderer:
 
         With a `reply_code` it ends "Reply 2 to take it." (never cut, like the link).
         """
-        facts = self._facts(invoice, locale)
+        locale = locale or self.default_locale
         template = self.template("sms.txt.j2", locale)
-        amount, link = sms_spaces(facts["amount"]), facts["link"]
+        amount, link = sms_spaces(self._amount(invoice, locale)), self.link(invoice.invoice_id)
         if not is_gsm(amount):  # `zł`, `₹`: the currency's code keeps the SMS in GSM-7
             currency = clean_line(invoice.currency).upper() or self._default_currency
-            code = format_amount(
-                invoice.total_amount, currency, locale or self.default_locale, iso=True
-            )
+            code = format_amount(invoice.total_amount, currency, locale, iso=True)
             amount = sms_spaces(code) if is_gsm(sms_spaces(code)) else amount
 
         def build(vendor: str) -> str:
@@ -205,7 +210,7 @@ class MessageRenderer:
             )
             return sms_spaces(text).strip()
 
-        return fit_sms(build, facts["vendor"], self.sms_max_segments)
+        return fit_sms(build, self._vendor(invoice, locale), self.sms_max_segments)
 
     # -- follow-ups: somebody took the invoice -----------------------------------
 

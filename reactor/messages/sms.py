@@ -18,6 +18,7 @@ GSM_BASIC = frozenset(
 )
 # Extension table: each is sent as escape + character, so it costs two septets.
 GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
+_GSM = GSM_BASIC | GSM_EXTENSION
 
 _SINGLE_LIMIT = {"GSM-7": 160, "UCS-2": 70}
 _MULTI_LIMIT = {"GSM-7": 153, "UCS-2": 67}
@@ -36,7 +37,7 @@ def sms_spaces(text: str) -> str:
 
 def is_gsm(text: str) -> bool:
     """Whether every character is in the GSM 03.38 alphabet (basic or extension)."""
-    return all(ch in GSM_BASIC or ch in GSM_EXTENSION for ch in text)
+    return _GSM.issuperset(text)
 
 
 def encoding(text: str) -> Encoding:
@@ -50,17 +51,23 @@ def _unit_sizes(text: str, enc: Encoding) -> list[int]:
     return [2 if ord(ch) > 0xFFFF else 1 for ch in text]  # surrogate pairs
 
 
+def _length_units(text: str, enc: Encoding) -> int:
+    if enc == "GSM-7":
+        return len(text) + sum(map(text.count, GSM_EXTENSION))
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
 def length_units(text: str) -> int:
     """Septets for GSM-7 text, UTF-16 code units for UCS-2 text."""
-    return sum(_unit_sizes(text, encoding(text)))
+    return _length_units(text, encoding(text))
 
 
 def segments(text: str) -> int:
     """Number of SMS segments needed to send ``text`` (an empty text takes one)."""
     enc = encoding(text)
-    sizes = _unit_sizes(text, enc)
-    if sum(sizes) <= _SINGLE_LIMIT[enc]:
+    if _length_units(text, enc) <= _SINGLE_LIMIT[enc]:
         return 1
+    sizes = _unit_sizes(text, enc)
     # Carriers never split an escape sequence or a surrogate pair across two
     # segments, so pack whole characters rather than dividing the total.
     limit = _MULTI_LIMIT[enc]

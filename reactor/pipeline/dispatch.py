@@ -152,6 +152,9 @@ class Dispatcher:
             if held:
                 self._due_changed = True  # wake up again when the window ends
             senders.submit(messages)
+            # Yield once: the sender tasks just woken run up to their providers' answers
+            # (rendering and writing the request) before this task's next statement.
+            await asyncio.sleep(0)
         return report
 
     async def drain_until_idle(self) -> DrainReport:

@@ -164,7 +164,8 @@ class Pacer:
             left = deadline - asyncio.get_running_loop().time()
             step = min(left, self._check) if self.doorbell.armed else left
             try:
-                await asyncio.wait_for(wake.wait(), timeout=max(0.0, step))
+                async with asyncio.timeout(max(0.0, step)):  # no extra task, unlike wait_for
+                    await wake.wait()
                 return True
             except TimeoutError:
                 if step >= left:
