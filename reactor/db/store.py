@@ -16,9 +16,9 @@ from uuid import UUID
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from reactor.db.statements import run
 from reactor.domain.deliveries import Delivery, Outcome
 from reactor.domain.receipts import Receipt
-from reactor.support.resources import sql
 
 Row = dict[str, Any]
 
@@ -66,11 +66,14 @@ class Store:
         self.pool = pool
 
     async def _rows(
-        self, name: str, params: Mapping[str, Any] | None = None, timeout: float | None = None
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        **slots: str,
     ) -> list[Row]:
         async with self.pool.connection(timeout=timeout) as conn:
-            cursor = conn.cursor(row_factory=dict_row)
-            await cursor.execute(sql(f"queries/{name}"), params)
+            cursor = await run(conn, name, params, dict_row, **slots)
             return await cursor.fetchall() if cursor.description else []
 
     async def _row(
@@ -82,14 +85,19 @@ class Store:
     async def _count(self, name: str, params: Mapping[str, Any]) -> int:
         """Rows a statement changed."""
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(sql(f"queries/{name}"), params)
+            cursor = await run(conn, name, params)
             return cursor.rowcount
 
     # -- intake and claims ---------------------------------------------------
 
-    async def take_events(self, **params: Any) -> Taken:
-        """Take outbox rows, make episodes and deliveries, claim the first (take_events.sql)."""
-        rows = await self._rows("take_events", params)
+    async def invoice_columns(self) -> bool:
+        """Whether the invoices table has every field as a column (invoice_columns.sql)."""
+        return bool((await self._row("invoice_columns"))["direct"])
+
+    async def take_events(self, fields: str, **params: Any) -> Taken:
+        """Take outbox rows, make episodes and deliveries, claim the first (take_events.sql),
+        reading the invoices' fields one of two ways (`fields`: invoice_fields/*.sql)."""
+        rows = await self._rows("take_events", params, invoice_fields=f"invoice_fields/{fields}")
         first = rows[0]
         return Taken(
             events=first["taken_events"],
@@ -136,12 +144,10 @@ class Store:
         """Queue the invoices in review never notified among the next `limit` invoices
         after `after` (sweep_orphans.sql); None when another sweep holds the lock."""
         async with self.pool.connection() as conn, conn.transaction():
-            locked = await (await conn.execute(sql("queries/sweep_lock"))).fetchone()
+            locked = await (await run(conn, "sweep_lock")).fetchone()
             if not locked or not locked[0]:
                 return None
-            cursor = await conn.execute(
-                sql("queries/sweep_orphans"), {"after": after, "limit": limit}
-            )
+            cursor = await run(conn, "sweep_orphans", {"after": after, "limit": limit})
             adopted, scanned, last = await cursor.fetchone() or (0, 0, None)
             return OrphanChunk(int(adopted), None if scanned < limit else last)
 
@@ -156,11 +162,10 @@ class Store:
     async def prune_batch(self, **params: Any) -> Row | None:
         """One retention batch under the sweep's lock; None when another replica holds it."""
         async with self.pool.connection() as conn, conn.transaction():
-            locked = await (await conn.execute(sql("queries/sweep_lock"))).fetchone()
+            locked = await (await run(conn, "sweep_lock")).fetchone()
             if not locked or not locked[0]:
                 return None
-            cursor = conn.cursor(row_factory=dict_row)
-            await cursor.execute(sql("queries/prune_batch"), params)
+            cursor = await run(conn, "prune_batch", params, dict_row)
             return await cursor.fetchone()
 
     # -- taking an invoice ----------------------------------------------------
@@ -176,10 +181,8 @@ class Store:
         """The reply code an SMS delivery carries, chosen under the phone's lock
         (reply_code_lock.sql, assign_reply_code.sql); None when every code is held."""
         async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute(sql("queries/reply_code_lock"), {"phone": phone})
-            cursor = await conn.execute(
-                sql("queries/assign_reply_code"), {"delivery_id": delivery_id}
-            )
+            await run(conn, "reply_code_lock", {"phone": phone})
+            cursor = await run(conn, "assign_reply_code", {"delivery_id": delivery_id})
             row = await cursor.fetchone()
             return int(row[0]) if row and row[0] is not None else None
 

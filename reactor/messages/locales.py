@@ -93,7 +93,8 @@ def format_amount(
     with localcontext(context):  # Babel rounds in the current context too
         try:
             parsed, pattern = _currency_pattern(locale, iso)
-            return pattern.apply(value, parsed, currency=currency, currency_digits=False)
+            formatted: str = pattern.apply(value, parsed, currency=currency, currency_digits=False)
+            return formatted
         except (ValueError, TypeError):  # a currency code Babel cannot place
             return f"{format_decimal(value, format='#,##0.00', locale=locale)} {currency}"
 

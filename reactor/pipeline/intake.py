@@ -3,7 +3,9 @@
 The policy of who is told lives here: the notification rules (reactor.policy),
 passed to the statement as routes. The statement (take_events.sql) makes the
 episodes and the delivery rows the rules choose, and claims the first of them for
-this process, all in one round trip.
+this process, all in one round trip. It reads the invoices' fields from their own
+columns when the table has them all, else through to_jsonb (a third of a millisecond
+more per take here); a column dropped while running turns it to the second way.
 """
 
 from __future__ import annotations
@@ -14,11 +16,16 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import psycopg
+import structlog
+
 from reactor.db.store import Store
 from reactor.domain.deliveries import Delivery, DrainReport
 from reactor.pipeline.claims import to_send
 from reactor.policy.matching import reads_invoice, routes
 from reactor.settings.service import Settings
+
+log = structlog.get_logger("reactor.intake")
 
 ALL_EPISODES = 2**31 - 1
 # Outbox rows taken per statement. The trigger writes one per invoice (sql/schema/
@@ -37,12 +44,13 @@ class Intaken:
     scheduled: bool  # reminders were scheduled for later
 
 
-@dataclass(frozen=True)
 class Intake:
     """Turns outbox events into the deliveries the notification rules choose."""
 
-    store: Store
-    settings: Settings
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.fields: str | None = None  # "columns" or "json" (invoice_fields/), found once
 
     @cached_property
     def routes(self) -> str:
@@ -75,8 +83,18 @@ class Intake:
 
     async def take(self, room: int, paused: Sequence[str], report: DrainReport) -> Intaken:
         """Take a batch of events: the deliveries to send now, and what was left for later."""
+        params = self.params(room, paused)
+        if self.fields is None:
+            self.fields = "columns" if await self.store.invoice_columns() else "json"
         started = time.time_ns()
-        taken = await self.store.take_events(**self.params(room, paused))
+        try:
+            taken = await self.store.take_events(self.fields, **params)
+        except psycopg.errors.UndefinedColumn:
+            if self.fields == "json":
+                raise
+            log.warning("a column of invoices is gone; reading invoice fields by name")
+            self.fields = "json"
+            taken = await self.store.take_events(self.fields, **params)
         span = (started, time.time_ns())
         report.events += taken.events
         return Intaken(

@@ -41,22 +41,18 @@ WITH taken AS (
         WHERE newer.invoice_id = e.invoice_id AND newer.entered_at > e.entered_at
     )
 ), facts AS (
-    -- Each current episode's invoice, as the rules and the messages read it; read
-    -- only where it is needed (%(read_fields)s: the rules have conditions or due
-    -- dates), or for the episodes claimed at once, so that a bulk's rows left due do
-    -- not pay for it.
+    -- Each current episode's invoice, as the rules and the messages read it, from
+    -- the invoices table's own columns, or through to_jsonb when it lacks some of
+    -- them (sql/queries/invoice_fields/).
     SELECT e.id AS episode_id, e.invoice_id, e.entered_at, e.traceparent, e.position,
            i.matched_status,
-           m.invoice_number, m.vendor_name, m.total_amount, m.currency,
-           reactor_due_date(j.invoice)::timestamp AT TIME ZONE %(timezone)s AS due_at,
-           reactor_due_date(j.invoice) AS due_date
+           f.invoice_number, f.vendor_name, f.total_amount, f.currency,
+           f.due_date::timestamp AT TIME ZONE %(timezone)s AS due_at, f.due_date
     FROM current_episodes e
     LEFT JOIN invoices i ON i.id = e.invoice_id
     CROSS JOIN LATERAL (
-        SELECT CASE WHEN %(read_fields)s OR e.position <= %(claim_episodes)s
-                    THEN to_jsonb(i) END AS invoice
-    ) j
-    CROSS JOIN LATERAL reactor_message_fields(j.invoice) m
+        /* invoice_fields */
+    ) f
 ), routed AS (
     -- The rules (%(routes)s: one JSON row per rule and recipient, in file order) that
     -- apply to each invoice, with each row's moment; a recipient named by several

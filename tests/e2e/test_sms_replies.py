@@ -170,4 +170,5 @@ def test_stop_silences_the_phone_until_start(
         lambda: query(database_url, opt_out, (PHONE,)) == [("provider",)],
         what="the provider's opt-out",
     )
-    assert query(database_url, sms, (fourth, "sms"))[0][0] == "FAILED"
+    # The opt-out is written by the sender, the outcome by the batch after it.
+    wait_until(lambda: query(database_url, sms, (fourth, "sms"))[0][0] == "FAILED", what="FAILED")

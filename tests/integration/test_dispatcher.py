@@ -16,6 +16,7 @@ import psycopg
 import pytest
 import structlog.testing
 
+from reactor.db.statements import fill
 from reactor.db.store import outcome_params
 from reactor.domain.deliveries import DrainReport, Outcome
 from reactor.domain.messages import InvoiceView, RenderedEmail
@@ -28,6 +29,9 @@ from reactor.settings.service import Settings, load_settings
 from reactor.support.resources import sql
 from tests.fakes import FakeSendGrid, FakeTwilio, Reply
 from tests.helpers import EMAIL, PHONE, insert_invoices, query, scalar, service_env
+
+# The intake statement as the dispatcher runs it on a table with every field's column.
+TAKE_EVENTS = fill(sql("queries/take_events"), {"invoice_fields": "invoice_fields/columns"})
 
 
 def settings_for(url: str, sendgrid: FakeSendGrid, twilio: FakeTwilio, **extra: str) -> Settings:
@@ -155,7 +159,7 @@ def test_a_late_outcome_from_an_expired_lease_never_overwrites_the_new_claim(
         max_attempts=5,
     )
     take = Intake(None, settings).params(room=10, paused=[])  # type: ignore[arg-type]
-    first = query(database_url, sql("queries/take_events"), take)
+    first = query(database_url, TAKE_EVENTS, take)
     [(delivery, token_a)] = [(r[3], r[4]) for r in first]  # after the three counts
     assert token_a is not None
     # A's lease runs out (A hangs on the provider); B claims the row again.
@@ -215,7 +219,7 @@ def test_outcomes_of_a_lost_claim_are_warned_about_once_per_row(database_url: st
     insert_invoices(database_url, 3, status="NEEDS_REVIEW")
     settings = load_settings(Settings, database_url=database_url, notification_recipients=EMAIL)
     take = Intake(None, settings).params(room=10, paused=[])  # type: ignore[arg-type]
-    claimed = [(r[3], r[4]) for r in query(database_url, sql("queries/take_events"), take)]
+    claimed = [(r[3], r[4]) for r in query(database_url, TAKE_EVENTS, take)]
     assert len(claimed) == 3 and all(token is not None for _, token in claimed)
     # Their lease ran out and another process claimed the rows again.
     query(database_url, "UPDATE notifications SET claim_token = gen_random_uuid()")

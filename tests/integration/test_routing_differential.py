@@ -1,6 +1,7 @@
 """Routing is decided twice: by the intake statement (take_events.sql, what runs) and by
 `policy.matching.plan` (what `rules explain` and the console say). Both run here on the
-same generated invoices and rules files, and any difference fails the test."""
+same generated invoices and rules files, and any difference fails the test. The statement
+runs both ways it reads an invoice's fields (its columns, or to_jsonb)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg.rows import dict_row
 
+from reactor.db.statements import fill
 from reactor.policy.matching import InvoiceFacts, amount_of, plan, reads_invoice, routes
 from reactor.policy.rules import Rules, load_rules
 from reactor.support.resources import sql
@@ -77,7 +80,7 @@ def _invoices(rng: random.Random, url: str, count: int) -> None:
         )
 
 
-def _by_sql(url: str, rules: Rules) -> set[tuple[str, str, str, str, datetime]]:
+def _by_sql(url: str, rules: Rules, fields: str) -> set[tuple[str, str, str, str, datetime]]:
     """What the intake statement writes: (invoice, step, method, recipient, due)."""
     params = {
         "limit": 10_000,
@@ -90,7 +93,8 @@ def _by_sql(url: str, rules: Rules) -> set[tuple[str, str, str, str, datetime]]:
         "paused": [],
     }
     with psycopg.connect(url) as conn:
-        conn.execute(sql("queries/take_events"), params)
+        statement = fill(sql("queries/take_events"), {"invoice_fields": f"invoice_fields/{fields}"})
+        conn.execute(statement, params)
         conn.commit()
         rows = conn.execute(
             "SELECT invoice_id::text, step, method, recipient, next_attempt_at FROM notifications"
@@ -128,7 +132,10 @@ def _by_python(url: str, rules: Rules) -> set[tuple[str, str, str, str, datetime
     return planned
 
 
-def test_the_intake_statement_and_plan_route_alike(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fields", ["columns", "json"])
+def test_the_intake_statement_and_plan_route_alike(
+    database_url: str, tmp_path: Path, fields: str
+) -> None:
     rng = random.Random(20261204)
     compared = 0
     for number in range(12):
@@ -136,7 +143,7 @@ def test_the_intake_statement_and_plan_route_alike(database_url: str, tmp_path: 
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("TRUNCATE notifications, review_episodes, review_events, invoices")
         _invoices(rng, database_url, 60)
-        by_sql, by_python = _by_sql(database_url, rules), _by_python(database_url, rules)
+        by_sql, by_python = _by_sql(database_url, rules, fields), _by_python(database_url, rules)
         rules_text = (tmp_path / f"rules-{number}.toml").read_text()
         assert by_sql == by_python, (
             f"rules file {number}:\n{rules_text}\n"
