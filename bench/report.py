@@ -657,6 +657,17 @@ def _floor(floor: dict[str, Any]) -> dict[str, Any]:
         ],
         ["claiming statement -> the request", _ms(split["claim_to_first_request_ms"]["p50"])],
     ]
+    if extra := floor.get("extra_p50"):
+        parts += [
+            [
+                "the reactor's p50 over the floor's: its claiming statement",
+                _ms(extra["claiming_statement_ms"]),
+            ],
+            [
+                "... and the rest of the reactor (hand-offs, rendering, the SDK)",
+                _ms(extra["rest_of_the_reactor_ms"]),
+            ],
+        ]
     return {
         "table": _table(["program", "p50", "p95", "p99", "mean"], rows),
         "split": _table(["the reactor's p50, split", "ms"], parts),
