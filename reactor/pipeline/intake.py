@@ -5,7 +5,7 @@ passed to the statement as routes. The statement (take_events.sql) makes the
 episodes and the delivery rows the rules choose, and claims the first of them for
 this process, all in one round trip. It reads the invoices' fields from their own
 columns when the table has them all, else through to_jsonb (a third of a millisecond
-more per take here); a column dropped while running turns it to the second way.
+more per take here); a column dropped or retyped while running turns it to the second way.
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ ALL_EPISODES = 2**31 - 1
 # 0009_row_trigger_up.sql): a bulk change of up to this many invoices is taken at once,
 # so that each recipient's digest carries all of it.
 EVENTS_PER_TAKE = 10_000
+# What reading the invoice's own columns raises once a column is dropped or retyped.
+SCHEMA_CHANGED = (
+    psycopg.errors.UndefinedColumn,
+    psycopg.errors.DataError,
+    psycopg.errors.CannotCoerce,
+)
 
 
 @dataclass(frozen=True)
@@ -89,10 +95,10 @@ class Intake:
         started = time.time_ns()
         try:
             taken = await self.store.take_events(self.fields, **params)
-        except psycopg.errors.UndefinedColumn:
+        except SCHEMA_CHANGED:
             if self.fields == "json":
                 raise
-            log.warning("a column of invoices is gone; reading invoice fields by name")
+            log.warning("the invoices table changed; reading invoice fields by name")
             self.fields = "json"
             taken = await self.store.take_events(self.fields, **params)
         span = (started, time.time_ns())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from reactor.domain.deliveries import Delivery, DrainReport
 from reactor.pipeline.intake import Intake
 from reactor.runtime.wiring import open_store
@@ -46,11 +48,19 @@ def test_a_table_with_every_field_is_read_from_its_columns(database_url: str) ->
     assert (delivery.invoice.currency, delivery.invoice.due_date) == ("EUR", "2031-01-10")
 
 
-def test_a_column_dropped_while_running_turns_the_intake_to_reading_by_name(
-    database_url: str,
+@pytest.mark.parametrize(
+    "change",
+    [
+        "ALTER TABLE invoices DROP COLUMN due_date",
+        "ALTER TABLE invoices ALTER COLUMN due_date TYPE text,"
+        " ALTER COLUMN due_date SET DEFAULT 'soon'",
+    ],
+    ids=["dropped", "retyped"],
+)
+def test_a_column_changed_while_running_turns_the_intake_to_reading_by_name(
+    database_url: str, change: str
 ) -> None:
-    drop = "ALTER TABLE invoices DROP COLUMN due_date"
-    [(before, [first]), (after, [second])] = asyncio.run(_takes(database_url, between=drop))
+    [(before, [first]), (after, [second])] = asyncio.run(_takes(database_url, between=change))
     assert (before, after) == ("columns", "json")
     assert first.invoice.due_date == "2031-01-10"
     assert second.invoice.vendor_name == "Vendor 1" and second.invoice.due_date is None
