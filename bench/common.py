@@ -32,6 +32,7 @@ import psycopg
 
 from reactor.db import migrations
 from reactor.db.embedded import EmbeddedPostgres
+from reactor.db.statements import Statement, statement
 from reactor.settings.service import Settings
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.helpers import ReactorProcess
@@ -682,3 +683,19 @@ def work_dir() -> Path:
 def remove_work_dir(path: Path) -> None:
     """Delete the scratch folder."""
     shutil.rmtree(path, ignore_errors=True)
+
+
+def pipeline_statement(name: str) -> Statement:
+    """A pipeline query as the reactor runs it, on a table with every invoice field's column."""
+    slots = {"invoice_fields": "invoice_fields/columns"} if name == "take_events" else {}
+    return statement(name, **slots)
+
+
+def run_statement(
+    conn: psycopg.Connection[Any], name: str, params: dict[str, Any] | None, prepare: bool = True
+) -> psycopg.RawCursor[Any]:
+    """Execute a pipeline query with the reactor's placeholders and parameters."""
+    query = pipeline_statement(name)
+    cursor = psycopg.RawCursor(conn)
+    cursor.execute(query.encoded, query.args(params) if query.names else None, prepare=prepare)
+    return cursor

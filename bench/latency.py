@@ -29,13 +29,13 @@ from bench.common import (
     provider_call_means,
     reactor_env,
     reactors,
+    run_statement,
     say,
     summary_ms,
 )
 from reactor.domain.messages import InvoiceView
 from reactor.messages.renderer import MessageRenderer
 from reactor.pipeline.intake import Intake
-from reactor.support.resources import sql
 from reactor.transports.sendgrid import SendGridTransport
 from reactor.transports.twilio import TwilioTransport
 
@@ -127,7 +127,7 @@ def claim_statement_alone(url: str, ids: list[str]) -> dict[str, Any]:
                 "UPDATE invoices SET matched_status = 'NEEDS_REVIEW' WHERE id = %s", (invoice_id,)
             )
             started = time.perf_counter()
-            rows = claimer.execute(sql("queries/take_events"), params, prepare=True).fetchall()
+            rows = run_statement(claimer, "take_events", params).fetchall()
             timings.append(time.perf_counter() - started)
             assert rows[0][0] == 1, "expected one claimed event"
     return summary_ms(timings)

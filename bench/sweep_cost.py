@@ -40,14 +40,15 @@ from bench.common import (
     idle_room,
     load_invoices,
     median,
+    pipeline_statement,
     print_table,
+    run_statement,
     say,
     set_triggers,
 )
 from reactor.pipeline.claims import Claims
 from reactor.pipeline.intake import Intake
 from reactor.pipeline.sweep import FIRST_KEY, ORPHAN_CHUNK
-from reactor.support.resources import sql
 
 TARGET_EMPTY_PASS_MS = 20.0
 SETTLED_IN_REVIEW = 1_000
@@ -213,9 +214,7 @@ def _pending_deliveries(
 
 
 def _run(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> int:
-    cursor = conn.execute(
-        sql(f"queries/{name}"), params or None, prepare=name not in ("sweep_lock", "sweep_orphans")
-    )  # type: ignore[arg-type]
+    cursor = run_statement(conn, name, params, prepare=name not in ("sweep_lock", "sweep_orphans"))
     return len(cursor.fetchall()) if cursor.description else 0
 
 
@@ -242,9 +241,9 @@ def explain_pass(conn: psycopg.Connection, params: dict[str, dict[str, Any]]) ->
     plans = {}
     with conn.transaction(force_rollback=True):
         for name in QUERIES:
-            cursor = conn.execute(
-                "EXPLAIN (ANALYZE, BUFFERS) " + sql(f"queries/{name}"),  # type: ignore[operator]
-                params[name] or None,
+            query = pipeline_statement(name)
+            cursor = psycopg.RawCursor(conn).execute(
+                b"EXPLAIN (ANALYZE, BUFFERS) " + query.encoded, query.args(params[name]) or None
             )
             text = "\n".join(row[0] for row in cursor.fetchall())
             executed = EXEC_RE.search(text)
