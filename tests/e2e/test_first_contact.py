@@ -36,6 +36,7 @@ from tests.helpers import (
 pytestmark = pytest.mark.xdist_group("embedded-default-folder")
 
 README = (ROOT / "README.md").read_text()
+FIRST_STEPS = (ROOT / "docs" / "first-steps.md").read_text()
 
 
 class Newcomer:
@@ -143,10 +144,12 @@ def test_a_restart_keeps_the_port_and_a_second_run_refuses(
 
 
 def test_the_readme_demo_shows_what_the_readme_says(newcomer: Newcomer, tmp_path: Path) -> None:
-    """Both demo blocks, pasted into the printed psql, show the README's columns and rows."""
+    """The README's demo block, then the first tour's, pasted into the printed psql, show the
+    columns and rows they say."""
     section = README.split("\n## Trigger a notification by hand\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.S)
-    shown = re.findall(r"```text\n(.*?)```", section, flags=re.S)
+    text = section + FIRST_STEPS
+    blocks = re.findall(r"```sql\n(.*?)```", text, flags=re.S)
+    shown = re.findall(r"```text\n(.*?)```", text, flags=re.S)
     assert len(blocks) == len(shown) == 2
     process = newcomer.run(tmp_path / "run.log")
     try:
