@@ -208,3 +208,22 @@ def fails_over(attempt: int, after: int) -> bool:
     channel gives the attempt back), so the failover follows SendGrid's outages.
     """
     return attempt > after
+
+
+# After a stream of invoices, a dispatcher polls this many empty passes before it asks
+# writers for NOTIFYs again (pipeline/doorbell.py). Asking makes every writer that
+# commits while the wake-up lock is being taken send one, and notifying commits queue
+# behind each other's WAL flush: asking after every short lull in a stream would turn
+# the upstream's group commits into single file.
+EMPTY_PASSES_BEFORE_ASKING = 5
+
+
+def asks_for_notify(busy_passes: int, empty_passes: int) -> bool:
+    """Whether an idle dispatcher takes the wake-up lock now.
+
+    `busy_passes`: passes in a row that found outbox rows before the current lull;
+    `empty_passes`: passes that found none since. After a lone invoice (one busy pass)
+    it asks at once, so that the next lone one wakes it; after a stream, only once the
+    outbox stayed empty for EMPTY_PASSES_BEFORE_ASKING polls.
+    """
+    return busy_passes <= 1 or empty_passes >= EMPTY_PASSES_BEFORE_ASKING

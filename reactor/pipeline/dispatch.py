@@ -155,6 +155,8 @@ class Dispatcher:
             # Yield once: the sender tasks just woken run up to their providers' answers
             # (rendering and writing the request) before this task's next statement.
             await asyncio.sleep(0)
+            if report.events and self.pacer is not None:
+                await self.pacer.working()
         return report
 
     async def drain_until_idle(self) -> DrainReport:

@@ -7,7 +7,9 @@ lock in exclusive mode (sql/schema/0009_row_trigger_up.sql). A reactor takes it
 just before it sleeps and then reads the outbox once more: taking it waits for the
 writers that skipped their NOTIFY (they hold the lock shared until they commit), so
 that last read sees their rows. A busy reactor gives it back and reads the outbox
-every OUTBOX_POLL_MILLISECONDS instead.
+every OUTBOX_POLL_MILLISECONDS instead; after a stream of invoices it keeps polling
+through a short lull before it takes the lock again (`asks_for_notify`), because
+while it waits for the lock every committing writer sends a NOTIFY.
 
 The lock lives on a direct connection of its own (the LISTEN connection is busy
 waiting for notifications); losing that connection loses the lock, which is safe
@@ -24,6 +26,7 @@ import psycopg
 import structlog
 
 from reactor.db.connections import conninfo
+from reactor.domain.decisions import asks_for_notify
 from reactor.support.aio import bounded
 from reactor.support.resources import sql
 
@@ -135,20 +138,28 @@ class Pacer:
         self.doorbell = doorbell
         self._poll = poll_seconds  # OUTBOX_POLL_MILLISECONDS
         self._check = check_seconds  # how often a held lock's connection is checked
+        self._busy_passes = 0  # in a row, before the current lull
+        self._empty_passes = 0  # since the last busy one
 
     async def after_pass(self, busy: bool, delay: float, wake: asyncio.Event) -> float:
-        """The sleep after a pass that found work (`busy`) or not; at most `delay`.
+        """The sleep after a pass that found outbox rows (`busy`) or not; at most `delay`.
 
         Busy: give the lock back (writers stop sending NOTIFYs) and read the outbox
-        again soon. Idle: take the lock, then read the outbox once more at once (by
-        setting `wake`), for rows committed without a NOTIFY while it was not held.
+        again soon. Idle: once `asks_for_notify` says so, take the lock, then read the
+        outbox once more at once (by setting `wake`), for rows committed without a
+        NOTIFY while it was not held; until then, keep polling.
         """
         bell = self.doorbell
         if busy:
+            self._busy_passes = 1 if self._empty_passes else self._busy_passes + 1
+            self._empty_passes = 0
             await bell.disarm()
             return min(delay, self._poll)
+        self._empty_passes += 1
         if bell.armed:
             return delay
+        if not asks_for_notify(self._busy_passes, self._empty_passes):
+            return min(delay, self._poll)
         arming = await bell.arm()
         if arming is Arming.ARMED:
             wake.set()
@@ -156,6 +167,16 @@ class Pacer:
         if arming is Arming.ELSEWHERE:
             return min(delay, ELSEWHERE_RECHECK_SECONDS)
         return min(delay, self._poll * 5)
+
+    async def working(self) -> None:
+        """A pass found outbox rows: give the lock back now, not when the pass ends.
+
+        While the lock is held every writer sends a NOTIFY, and each NOTIFY wakes the
+        pass again: a pass that kept it would run on for as long as the writers do,
+        with their commits in single file.
+        """
+        if self.doorbell.armed:
+            await self.doorbell.disarm()
 
     async def sleep(self, wake: asyncio.Event, delay: float) -> bool:
         """Wait for `wake` (True) or `delay` (False); a lost wake-up lock ends it early."""
