@@ -129,8 +129,9 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=3,
         metavar="N",
-        help="repetitions of the 0 ms one-process run and the bare loop, alternating; the "
-        "medians are compared (default: 3; 1 with --quick)",
+        help="repetitions of the 0 ms one-process run and the bare loop, alternating, and "
+        "rounds of the upstream benchmark; the medians are compared (default: 3; 1 with "
+        "--quick)",
     )
     p.add_argument(
         "--profile",

@@ -525,8 +525,10 @@ def _upstream(up: dict[str, Any]) -> dict[str, Any]:
         row: list[Any] = [configuration]
         for w in writers:
             mine = by_writers[w]
-            row.append(f"{mine['tps'] / base[w]['tps']:.2f} ({mine['tps']:,.0f})")
-            row.append(f"{mine['latency_ms'] / base[w]['latency_ms']:.2f}")
+            ratio = mine.get("ratio", mine["tps"] / base[w]["tps"])  # older runs: one round
+            latency = mine.get("latency_ratio", mine["latency_ms"] / base[w]["latency_ms"])
+            row.append(f"{ratio:.2f} ({mine['tps']:,.0f})")
+            row.append(f"{latency:.2f}")
         rows.append(row)
     headers = ["configuration"]
     for w in writers:

@@ -21,7 +21,9 @@ Configurations, each on a fresh database loaded the same way, in one run:
   database (a second server, on the reactor's core, its data on a second disk: see
   `second_disk`) subscribes, consumes and sends.
 Reported: transactions per second and mean latency, as ratios to `none` at the same
-writer count.
+writer count. The disk's flush time drifts on a shared machine, so every configuration
+runs `--repeat` times in rounds (each round every configuration once, in order), a
+ratio is taken to the `none` of the same round, and the median of the rounds is kept.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -343,12 +346,27 @@ def _measure(
     return measured
 
 
+def _medians(runs: list[dict[str, float]], none: list[dict[str, float]]) -> dict[str, Any]:
+    """One configuration's rounds at one writer count: the medians, and the median of its
+    ratios to the `none` run of the same round."""
+    return {
+        "tps": statistics.median(r["tps"] for r in runs),
+        "latency_ms": statistics.median(r["latency_ms"] for r in runs),
+        "ratio": statistics.median(r["tps"] / n["tps"] for r, n in zip(runs, none, strict=True)),
+        "latency_ratio": statistics.median(
+            r["latency_ms"] / n["latency_ms"] for r, n in zip(runs, none, strict=True)
+        ),
+        "rounds": runs,
+    }
+
+
 def run(ctx: Context) -> dict[str, Any]:
     """Every configuration at every writer count; ratios to `none`."""
     seconds = 5 if ctx.options.quick else 15
     script = ctx.work_dir / "toggle.sql"
     script.write_text(TOGGLE.format(invoices=INVOICES))
-    results: dict[str, dict[str, dict[str, float]]] = {c: {} for c in CONFIGURATIONS}
+    rounds = ctx.options.size(ctx.options.repeat, 1)
+    results: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in CONFIGURATIONS}
     _pinned(REACTOR_CORE)  # this process holds the fake providers
     own_dir = second_disk(ctx.work_dir)
     try:
@@ -357,10 +375,16 @@ def run(ctx: Context) -> dict[str, Any]:
             upstream_server(own_dir, "reactor-pg", REACTOR_CORE) as own,
         ):
             for writers in WRITERS:
-                for configuration in CONFIGURATIONS:
-                    measured = _measure(ctx, server, own, configuration, writers, seconds, script)
-                    results[configuration][str(writers)] = measured
-                    say(f"{configuration:>16} x{writers:<3} {measured}")
+                runs: dict[str, list[dict[str, float]]] = {c: [] for c in CONFIGURATIONS}
+                for round_ in range(rounds):
+                    for configuration in CONFIGURATIONS:
+                        measured = _measure(
+                            ctx, server, own, configuration, writers, seconds, script
+                        )
+                        runs[configuration].append(measured)
+                        say(f"{configuration:>16} x{writers:<3} round {round_ + 1} {measured}")
+                for configuration, measured_runs in runs.items():
+                    results[configuration][str(writers)] = _medians(measured_runs, runs["none"])
             latency = replica_latency(ctx, server, own)
     finally:
         if own_dir != ctx.work_dir:
@@ -369,12 +393,8 @@ def run(ctx: Context) -> dict[str, Any]:
     for configuration in CONFIGURATIONS:
         row: list[Any] = [configuration]
         for writers in WRITERS:
-            base = results["none"][str(writers)]
             mine = results[configuration][str(writers)]
-            row += [
-                f"{mine['tps'] / base['tps']:.2f}",
-                f"{mine['latency_ms'] / base['latency_ms']:.2f}",
-            ]
+            row += [f"{mine['ratio']:.2f}", f"{mine['latency_ratio']:.2f}"]
         rows.append(row)
     headers = ["configuration"]
     for writers in WRITERS:
@@ -387,6 +407,7 @@ def run(ctx: Context) -> dict[str, Any]:
     )
     data = {
         "seconds": seconds,
+        "rounds": rounds,
         "invoices": INVOICES,
         "writers": list(WRITERS),
         "results": results,
