@@ -109,6 +109,13 @@ def parser() -> argparse.ArgumentParser:
         help="reactor process counts for the throughput benchmark (default: 1,2)",
     )
     p.add_argument(
+        "--writers",
+        type=_ints,
+        default=[1, 16, 64],
+        metavar="LIST",
+        help="upstream writer counts for the upstream benchmark (default: 1,16,64)",
+    )
+    p.add_argument(
         "--concurrency",
         type=_ints,
         default=[default_concurrency],
@@ -183,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         quick=args.quick,
         delays_ms=args.delay_ms,
         processes=args.processes,
+        writers=args.writers,
         concurrency=args.concurrency,
         sizing_concurrency=args.sizing_concurrency,
         results_dir=results_dir.resolve(),

@@ -93,6 +93,7 @@ class Options:
     quick: bool = False
     delays_ms: list[float] = field(default_factory=lambda: [0.0, 100.0])
     processes: list[int] = field(default_factory=lambda: [1, 2])
+    writers: list[int] = field(default_factory=lambda: [1, 16, 64])  # the upstream benchmark's
     concurrency: list[int] = field(default_factory=lambda: [field_default("send_concurrency")])
     sizing_concurrency: int = 128
     results_dir: Path = RESULTS_DIR

@@ -533,8 +533,19 @@ def _upstream(up: dict[str, Any]) -> dict[str, Any]:
     headers = ["configuration"]
     for w in writers:
         headers += [f"tps, {w} writer(s)", f"latency, {w}"]
+    wal_rows = [
+        [configuration, *(by_writers[w].get("wal_bytes_per_transaction") for w in writers)]
+        for configuration, by_writers in results.items()
+    ]
+    measured_wal = all(value is not None for row in wal_rows for value in row[1:])
     return {
         "table": _table(headers, rows),
+        "wal_table": _table(
+            ["configuration", *(f"{w} writer(s)" for w in writers)],
+            [[row[0], *(f"{value:,.0f}" for value in row[1:])] for row in wal_rows],
+        )
+        if measured_wal
+        else None,
         "latency_table": _upstream_latency(up.get("latency_ms")),
     }
 

@@ -58,7 +58,6 @@ from reactor.support.resources import sql
 
 INVOICES = 100_000
 PREVIOUS_COMMIT = "1a0d044"  # the trigger before issue 20: statement-level, NOTIFY each time
-WRITERS = (1, 16, 64)
 UPSTREAM_CORE, REACTOR_CORE = 0, 1
 
 TOGGLE = """\\set n random(1, {invoices})
@@ -167,8 +166,15 @@ def fresh_database(server: EmbeddedPostgres, name: str, configuration: str) -> s
     return url
 
 
+def _wal_bytes(url: str) -> float:
+    """The server's WAL written so far, in bytes (every database on it)."""
+    return float(_scalar(url, "SELECT wal_bytes FROM pg_stat_wal"))
+
+
 def pgbench(url: str, writers: int, seconds: int, script: Path) -> dict[str, float]:
-    """One pgbench run pinned to the upstream's core: tps and mean latency (ms)."""
+    """One pgbench run pinned to the upstream's core: tps, mean latency (ms), and the WAL
+    the server wrote per transaction meanwhile (the reactor's own statements included,
+    when it runs on this server: all of it goes through the writers' flushes)."""
     command = [
         str(bin_dir() / "pgbench"),
         "-n",
@@ -184,13 +190,20 @@ def pgbench(url: str, writers: int, seconds: int, script: Path) -> dict[str, flo
     ]
     if (os.cpu_count() or 1) > 1:
         command = ["taskset", "-c", str(UPSTREAM_CORE), *command]
+    wal_before = _wal_bytes(url)
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
     if result.returncode != 0:
         raise RuntimeError(f"pgbench failed: {result.stderr.strip()[-500:]}")
+    wal = _wal_bytes(url) - wal_before
     tps = re.search(r"tps = ([0-9.]+)", result.stdout)
     latency = re.search(r"latency average = ([0-9.]+) ms", result.stdout)
-    assert tps and latency, result.stdout
-    return {"tps": float(tps.group(1)), "latency_ms": float(latency.group(1))}
+    done = re.search(r"number of transactions actually processed: ([0-9]+)", result.stdout)
+    assert tps and latency and done, result.stdout
+    return {
+        "tps": float(tps.group(1)),
+        "latency_ms": float(latency.group(1)),
+        "wal_bytes_per_transaction": round(wal / max(1, int(done.group(1))), 1),
+    }
 
 
 def _outbox_and_sent(url: str) -> tuple[int, int]:
@@ -351,6 +364,9 @@ def _medians(runs: list[dict[str, float]], none: list[dict[str, float]]) -> dict
     ratios to the `none` run of the same round."""
     return {
         "tps": statistics.median(r["tps"] for r in runs),
+        "wal_bytes_per_transaction": statistics.median(
+            r.get("wal_bytes_per_transaction", float("nan")) for r in runs
+        ),
         "latency_ms": statistics.median(r["latency_ms"] for r in runs),
         "ratio": statistics.median(r["tps"] / n["tps"] for r, n in zip(runs, none, strict=True)),
         "latency_ratio": statistics.median(
@@ -366,6 +382,7 @@ def run(ctx: Context) -> dict[str, Any]:
     script = ctx.work_dir / "toggle.sql"
     script.write_text(TOGGLE.format(invoices=INVOICES))
     rounds = ctx.options.size(ctx.options.repeat, 1)
+    writer_counts = sorted(set(ctx.options.writers))
     results: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in CONFIGURATIONS}
     _pinned(REACTOR_CORE)  # this process holds the fake providers
     own_dir = second_disk(ctx.work_dir)
@@ -374,7 +391,7 @@ def run(ctx: Context) -> dict[str, Any]:
             upstream_server(ctx.work_dir) as server,
             upstream_server(own_dir, "reactor-pg", REACTOR_CORE) as own,
         ):
-            for writers in WRITERS:
+            for writers in writer_counts:
                 runs: dict[str, list[dict[str, float]]] = {c: [] for c in CONFIGURATIONS}
                 for round_ in range(rounds):
                     for configuration in CONFIGURATIONS:
@@ -392,14 +409,22 @@ def run(ctx: Context) -> dict[str, Any]:
     rows = []
     for configuration in CONFIGURATIONS:
         row: list[Any] = [configuration]
-        for writers in WRITERS:
+        for writers in writer_counts:
             mine = results[configuration][str(writers)]
             row += [f"{mine['ratio']:.2f}", f"{mine['latency_ratio']:.2f}"]
         rows.append(row)
     headers = ["configuration"]
-    for writers in WRITERS:
+    for writers in writer_counts:
         headers += [f"tps x{writers}", f"latency x{writers}"]
     print_table("upstream throughput and latency, as ratios to no reactor", headers, rows)
+    print_table(
+        "WAL written on the upstream per upstream transaction (bytes, median)",
+        ["configuration", *(f"x{writers}" for writers in writer_counts)],
+        [
+            [c, *(f"{results[c][str(w)]['wal_bytes_per_transaction']:.0f}" for w in writer_counts)]
+            for c in CONFIGURATIONS
+        ],
+    )
     print_table(
         "commit on the upstream -> first provider request, one invoice at a time (ms)",
         ["mode", "p50", "p95", "p99", "samples"],
@@ -409,7 +434,7 @@ def run(ctx: Context) -> dict[str, Any]:
         "seconds": seconds,
         "rounds": rounds,
         "invoices": INVOICES,
-        "writers": list(WRITERS),
+        "writers": writer_counts,
         "results": results,
         "latency_ms": latency,
     }

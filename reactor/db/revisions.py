@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from reactor.db.connections import connect, current_revision
 
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 
 
 class MigrationError(Exception):
