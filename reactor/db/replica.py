@@ -117,9 +117,9 @@ def prepare(reactor_url: str, upstream_url: str) -> list[Column]:
     return columns
 
 
-def subscribe(reactor_url: str, upstream_url: str) -> str:
+def subscribe(reactor_url: str, upstream_url: str, binary: bool = True) -> str:
     """After the migrations: triggers enabled ALWAYS, and the subscription (made, kept,
-    or made again when the upstream lost its slot)."""
+    or made again when the upstream lost its slot), rows carried in binary or as text."""
     with psycopg.connect(reactor_url, autocommit=True) as conn:
         for trigger in TRIGGERS:
             _enable_always(conn, trigger)
@@ -127,11 +127,13 @@ def subscribe(reactor_url: str, upstream_url: str) -> str:
             "SELECT 1 FROM pg_subscription WHERE subname = %s", (SUBSCRIPTION,)
         ).fetchone()
         if exists and _slot_usable(upstream_url):
-            conn.execute(q.SQL("ALTER SUBSCRIPTION {} ENABLE").format(q.Identifier(SUBSCRIPTION)))
+            name = q.Identifier(SUBSCRIPTION)
+            conn.execute(q.SQL("ALTER SUBSCRIPTION {} SET (binary = {})").format(name, binary))
+            conn.execute(q.SQL("ALTER SUBSCRIPTION {} ENABLE").format(name))
             return "the subscription was there: enabled"
         if exists:
-            return _resubscribe(conn, upstream_url)
-        _create_subscription(conn, upstream_url)
+            return _resubscribe(conn, upstream_url, binary)
+        _create_subscription(conn, upstream_url, binary)
     return "subscribed: the initial copy runs now"
 
 
@@ -141,13 +143,14 @@ def _enable_always(conn: psycopg.Connection[Any], trigger: str) -> None:
     )
 
 
-def _create_subscription(conn: psycopg.Connection[Any], upstream_url: str) -> None:
+def _create_subscription(conn: psycopg.Connection[Any], upstream_url: str, binary: bool) -> None:
     try:
         conn.execute(
-            q.SQL("CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {}").format(
+            q.SQL("CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {} WITH (binary = {})").format(
                 q.Identifier(SUBSCRIPTION),
                 q.Literal(upstream_url),
                 q.Identifier(PUBLICATION),
+                binary,
             )
         )
     except psycopg.Error as error:
@@ -164,7 +167,7 @@ def _slot_usable(upstream_url: str) -> bool:
     return bool(row and row[1])
 
 
-def _resubscribe(conn: psycopg.Connection[Any], upstream_url: str) -> str:
+def _resubscribe(conn: psycopg.Connection[Any], upstream_url: str, binary: bool) -> str:
     """The upstream lost the slot (a failover, or past max_slot_wal_keep_size): drop
     the subscription, copy `invoices` afresh, and subscribe again, without telling
     anybody again.
@@ -187,7 +190,7 @@ def _resubscribe(conn: psycopg.Connection[Any], upstream_url: str) -> str:
     conn.execute("TRUNCATE invoices")
     conn.execute("ALTER TABLE invoices DISABLE TRIGGER reactor_invoices_inserted")
     try:
-        _create_subscription(conn, upstream_url)
+        _create_subscription(conn, upstream_url, binary)
         _wait_for_copy(conn)
     finally:
         _enable_always(conn, "reactor_invoices_inserted")

@@ -212,7 +212,8 @@ def cmd_migrate(settings: OperatorSettings) -> int:
         migrations.upgrade(direct, lock_timeout_seconds=settings.migrate_lock_timeout_seconds)
         say(f"database is at revision {migrations.head_revision()}")
         if upstream:
-            say(f"replica mode: {replica.subscribe(direct, upstream)}")
+            subscribed = replica.subscribe(direct, upstream, settings.replication_binary)
+            say(f"replica mode: {subscribed}")
     return 0
 
 

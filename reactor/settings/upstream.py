@@ -25,6 +25,12 @@ class UpstreamSettings(BaseSettings):
     upstream_database_url: str | None = None
     # Readiness fails when replication is further behind the upstream than this.
     replication_max_lag_seconds: float = Field(default=60.0, ge=5, le=86_400)
+    # Replica mode: the subscription carries rows in binary (each type's send and receive
+    # functions) rather than as text, which costs the upstream's WAL sender, beside the
+    # upstream's writers, less. The copy's column types are the upstream's own, so the
+    # formats match; off, an upstream that changes a published column to a type with
+    # another binary format (int to bigint) still replicates. Applied by `reactor migrate`.
+    replication_binary: bool = True
     # The reactor's own commits (intake, claims, outcomes) without waiting for the WAL
     # flush: they stop competing with the upstream's commits for it. A database crash
     # (not a restart) can then undo the last moments of bookkeeping: a message whose

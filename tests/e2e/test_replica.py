@@ -79,8 +79,11 @@ def _invoice(url: str, status: str, number: str) -> str:
     return invoice
 
 
-def _set_up(upstream: str, reactor_database: str, reactor_env: dict[str, str]) -> dict[str, str]:
-    """What an operator does: the DBA's SQL on the upstream, then `reactor migrate`.
+def _set_up(
+    upstream: str, reactor_database: str, reactor_env: dict[str, str], **settings: str
+) -> dict[str, str]:
+    """What an operator does: the DBA's SQL on the upstream, then `reactor migrate`
+    (with `settings` besides the two URLs).
 
     Returns the environment of a `reactor run` in replica mode.
     """
@@ -93,7 +96,7 @@ def _set_up(upstream: str, reactor_database: str, reactor_env: dict[str, str]) -
     with psycopg.connect(upstream, autocommit=True) as conn:
         conn.execute(printed.stdout)  # type: ignore[arg-type]
     replication = upstream.replace("postgres@", "invoice_reactor_replication@")
-    env = {"DATABASE_URL": reactor_database, "UPSTREAM_DATABASE_URL": replication}
+    env = {"DATABASE_URL": reactor_database, "UPSTREAM_DATABASE_URL": replication, **settings}
     migrated = run_cli(["migrate"], env)
     assert migrated.returncode == 0, migrated.stderr
     assert "replica mode: subscribed" in migrated.stderr
@@ -121,6 +124,7 @@ def test_replica_mode_notifies_from_the_upstream_and_leaves_nothing_there(
     objects_before = _objects(upstream)
 
     env = _set_up(upstream, reactor_database, reactor_env)
+    assert scalar(reactor_database, BINARY) is True, "rows travel in binary by default"
     process = ReactorProcess(env, tmp_path / "r.log").start(timeout=60)
     try:
         # The initial copy: each invoice already in review is told about once.
@@ -167,6 +171,32 @@ def test_replica_mode_notifies_from_the_upstream_and_leaves_nothing_there(
         scalar(upstream, "SELECT count(*) FROM pg_publication WHERE pubname = 'invoice_reactor'")
         == 1
     )
+
+
+BINARY = "SELECT subbinary FROM pg_subscription WHERE subname = 'invoice_reactor'"
+
+
+def test_rows_travel_as_text_with_binary_off_and_migrate_switches_it(
+    upstream: str,
+    reactor_database: str,
+    reactor_env: dict[str, str],
+    sendgrid: FakeSendGrid,
+    twilio: FakeTwilio,
+    tmp_path: Path,
+) -> None:
+    env = _set_up(upstream, reactor_database, reactor_env, REPLICATION_BINARY="false")
+    assert scalar(reactor_database, BINARY) is False
+    process = ReactorProcess(env, tmp_path / "r.log").start(timeout=60)
+    try:
+        _invoice(upstream, "NEEDS_REVIEW", "TEXT-1")
+        _told_once(1, sendgrid, twilio)
+    finally:
+        assert process.stop() == 0
+    # Turned on later: `reactor migrate` applies it to the subscription it keeps.
+    migrated = run_cli(["migrate"], {**env, "REPLICATION_BINARY": "true"})
+    assert migrated.returncode == 0, migrated.stderr
+    assert "the subscription was there" in migrated.stderr
+    assert scalar(reactor_database, BINARY) is True
 
 
 def _objects(url: str) -> dict[str, list[str]]:
