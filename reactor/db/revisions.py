@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from reactor.db.connections import connect, current_revision
 
-HEAD_REVISION = "0016"
+HEAD_REVISION = "0017"
 
 
 class MigrationError(Exception):

@@ -1,6 +1,6 @@
 """What the reactor leaves on the upstream's write path: a trigger that trusts no
-search_path, no index of ours on invoices' status (so status UPDATEs stay HOT), and
-the sweep's chunked walk that replaced that index."""
+search_path, no index of ours on invoices' status (so status UPDATEs stay HOT), the
+sweep's chunked walk that replaced that index, and few btree entries per delivery row."""
 
 from __future__ import annotations
 
@@ -73,6 +73,33 @@ def test_no_index_of_ours_names_the_status_and_status_updates_stay_hot(database_
 
     # With an index naming the status (0002's, until 0011) none of them would be HOT.
     wait_until(lambda: hot_updates() >= 15, what="most of the 20 status updates counted as HOT")
+
+
+def test_a_delivery_row_version_enters_two_btrees_beside_the_partial_ones(
+    database_url: str,
+) -> None:
+    """Each btree a row version enters is WAL flushed with the upstream's commits.
+
+    The outcome's UPDATE is not HOT (status is in partial-index predicates), so every
+    row version enters each full btree: only the primary key and the unique key,
+    which leads with the (growing) episode id; created_at is a BRIN summary.
+    """
+    full_btrees = query(
+        database_url,
+        "SELECT c.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x"
+        " JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_am a ON a.oid = c.relam"
+        " WHERE x.indrelid = 'notifications'::regclass AND a.amname = 'btree'"
+        "   AND x.indpred IS NULL ORDER BY 1",
+    )
+    assert [name for name, _ in full_btrees] == ["notifications_once", "notifications_pkey"]
+    assert "(episode_id, step, method, recipient)" in full_btrees[0][1]
+    created = scalar(
+        database_url,
+        "SELECT a.amname FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid"
+        " JOIN pg_am a ON a.oid = c.relam WHERE x.indrelid = 'notifications'::regclass"
+        "   AND pg_get_indexdef(x.indexrelid) LIKE '%%(created_at)%%'",
+    )
+    assert created == "brin"
 
 
 def test_the_sweep_walks_the_table_a_chunk_at_a_time_and_adopts_each_orphan_once(
