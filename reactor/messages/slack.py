@@ -93,14 +93,26 @@ def invoice_message(
     return ChatMessage(text=escape_mrkdwn(text), blocks=tuple(blocks))
 
 
-def left_review_message(reference: str, status: str, invoices: int) -> ChatMessage:
+def left_review_message(
+    reference: str, status: str, invoices: int, words: gettext.NullTranslations = ENGLISH
+) -> ChatMessage:
     """What a message says once its invoices have left review: no button any more."""
+    _ = words.gettext
+    facts = {"reference": reference, "status": status, "num": invoices}
     if invoices == 1:
-        title = f"Invoice {reference} no longer needs review"
-        detail = f"Now {status}."
+        title = _("Invoice %(reference)s no longer needs review") % facts
+        detail = _("Now %(status)s.") % facts
     else:
-        title = f"These {invoices} invoices no longer need review"
-        detail = f"None of them is waiting for review (for example {reference}: {status})."
+        title = (
+            words.ngettext(
+                "This %(num)s invoice no longer needs review",
+                "These %(num)s invoices no longer need review",
+                invoices,
+            )
+            % facts
+        )
+        detail = _("None of them is waiting for review (for example %(reference)s: %(status)s).")
+        detail %= facts
     blocks = (
         {"type": "header", "text": _plain(title, HEADER_MAX)},
         {"type": "section", "text": _plain(detail)},
@@ -108,15 +120,20 @@ def left_review_message(reference: str, status: str, invoices: int) -> ChatMessa
     return ChatMessage(text=escape_mrkdwn(title), blocks=blocks)
 
 
-def taken_message(reference: str, taken_by: str, link: str) -> ChatMessage:
+def taken_message(
+    reference: str, taken_by: str, link: str, words: gettext.NullTranslations = ENGLISH
+) -> ChatMessage:
     """What a message says once somebody took its invoice: who, and no take button."""
-    title = f"Invoice {reference} is taken"
+    _ = words.gettext
+    facts = {"reference": reference, "taken_by": taken_by}
+    title = _("Invoice %(reference)s is taken") % facts
     blocks = (
         {"type": "header", "text": _plain(title, HEADER_MAX)},
-        {"type": "section", "text": _plain(f"{taken_by} is on it.")},
-        _button("Open invoice", link),
+        {"type": "section", "text": _plain(_("%(taken_by)s is on it.") % facts)},
+        _button(_("Open invoice"), link),
     )
-    return ChatMessage(text=escape_mrkdwn(f"{title} by {taken_by}"), blocks=blocks)
+    said = _("Invoice %(reference)s is taken: %(taken_by)s is on it.") % facts
+    return ChatMessage(text=escape_mrkdwn(said), blocks=blocks)
 
 
 def digest_message(facts: dict[str, Any], words: gettext.NullTranslations = ENGLISH) -> ChatMessage:

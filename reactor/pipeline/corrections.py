@@ -12,7 +12,7 @@ message: the second update says the same thing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import structlog
@@ -24,6 +24,7 @@ from reactor.messages.slack import left_review_message, taken_message
 
 if TYPE_CHECKING:
     from reactor.db.store import Store
+    from reactor.messages.renderer import MessageRenderer
 
 log = structlog.get_logger("reactor.corrections")
 
@@ -47,12 +48,14 @@ class Corrector:
         self,
         store: Store,
         slack: Updates,
-        invoice_link: Callable[[str], str],
+        renderer: MessageRenderer,
+        locales: Mapping[str, str],
         interval: float = CORRECTION_SECONDS,
     ):
         self._store = store
         self._slack = slack
-        self._invoice_link = invoice_link
+        self._renderer = renderer
+        self._locales = locales  # channel -> locale (the rules'); others: the default
         self._interval = interval
         self.corrected = 0
 
@@ -71,15 +74,17 @@ class Corrector:
         """One round: returns how many messages were rewritten (or given up on)."""
         done: list[str] = []
         for row in await self._store.slack_to_correct(BATCH):
-            message = left_review_message(row["reference"], row["status"], row["invoices"])
+            words = self._renderer.words(self._locales.get(row["recipient"]))
+            message = left_review_message(row["reference"], row["status"], row["invoices"], words)
             if await self._rewrite(row["message_id"], message):
                 done.append(row["message_id"])
         if done:
             await self._store.mark_corrected(done)
         noted: list[str] = []
         for row in await self._store.slack_to_note_taken(BATCH):
-            link = self._invoice_link(str(row["invoice_id"]))
-            message = taken_message(row["reference"], row["taken_by"], link)
+            link = self._renderer.link(str(row["invoice_id"]))
+            words = self._renderer.words(self._locales.get(row["recipient"]))
+            message = taken_message(row["reference"], row["taken_by"], link, words)
             if await self._rewrite(row["message_id"], message):
                 noted.append(row["message_id"])
         if noted:

@@ -165,9 +165,12 @@ def build_service(settings: Settings, database_url: str, revision: str | None) -
     slack_actions = SlackActions(settings, store) if settings.slack_take_button else None
     app = create_app(probes, webhooks, console, takes, replies, slack_actions)
     slack = transports.get(Channel.SLACK)
-    links = renderer.link
     every = settings.after_take_seconds
-    corrector = Corrector(store, slack, links, every) if isinstance(slack, Updates) else None
+    corrector = (
+        Corrector(store, slack, renderer, settings.rules.locales(), every)
+        if isinstance(slack, Updates)
+        else None
+    )
     followups = (
         FollowUps(store, transports, renderer, settings.rules, every)
         if settings.take_links

@@ -1,9 +1,11 @@
 -- Slack messages that stopped being true: every invoice one told about has left
 -- review (a digest's message waits for all of them). Read through the partial index on
 -- the Slack messages still open (0012), so the cost follows those, not the table.
--- Returns each message once: how many invoices it named, one reference, and the
--- status one of them has now ('deleted' when the invoice is gone).
+-- Returns each message once: its channel (every row of one message has the same),
+-- how many invoices it named, one reference, and the status one of them has now
+-- ('deleted' when the invoice is gone).
 SELECT n.provider_message_id AS message_id,
+       min(n.recipient) AS recipient,
        count(*) AS invoices,
        min(coalesce(nullif(i.invoice_number, ''), n.invoice_id::text)) AS reference,
        min(coalesce(i.matched_status, 'deleted')) AS status

@@ -2,7 +2,7 @@
 -- saying so: the corrector rewrites them with who has it (once). Only open messages
 -- (the partial index of 0012) of invoices still in review; a digest's message, which
 -- names several invoices, is left as it is.
-SELECT n.provider_message_id AS message_id,
+SELECT n.provider_message_id AS message_id, n.recipient,
        coalesce(nullif(i.invoice_number, ''), n.invoice_id::text) AS reference,
        e.taken_by, e.taken_via,
        i.id AS invoice_id

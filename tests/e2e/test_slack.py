@@ -336,7 +336,7 @@ def test_slacks_own_take_button_takes_the_invoice_for_the_member_who_pressed(
             lambda: (m := slack.messages[(message.channel_id, message.ts)]).edits == 1 and m,
             what="the message says who took it",
         )
-        assert "is taken by slack:U0ALICE001 (alice)" in noted.text
+        assert noted.text == "Invoice INV-1 is taken: slack:U0ALICE001 (alice) is on it."
         assert "take_invoice" not in json.dumps(noted.blocks)
         output = process.output()
         assert take["value"] not in output and signing not in output

@@ -14,6 +14,7 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -41,9 +42,39 @@ def slack() -> Iterator[FakeSlack]:
 def app(
     reactor_env: dict[str, str], slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[TestClient, Service]]:
+    env = {**reactor_env, "NOTIFICATION_RECIPIENTS": "slack:#ap-review"}
+    yield from _app(env, slack, monkeypatch)
+
+
+GERMAN_CHANNEL = """
+[[rule]]
+name = "ap"
+notify = ["slack:#ap-review"]
+
+[[recipient]]
+address = "slack:#ap-review"
+locale = "de-DE"
+"""
+
+
+@pytest.fixture
+def german_app(
+    reactor_env: dict[str, str],
+    slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Iterator[tuple[TestClient, Service]]:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(GERMAN_CHANNEL)
+    env = {**reactor_env, "NOTIFICATION_RULES_FILE": str(rules)}
+    yield from _app(env, slack, monkeypatch)
+
+
+def _app(
+    env: dict[str, str], slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[TestClient, Service]]:
     env = {
-        **reactor_env,
-        "NOTIFICATION_RECIPIENTS": "slack:#ap-review",
+        **env,
         "SLACK_TRANSPORT": "slack",
         "SLACK_BOT_TOKEN": slack.token,
         "SLACK_API_URL": slack.api_url,
@@ -76,14 +107,20 @@ def _headers(body: bytes, secret: str = SIGNING, age: float = 0.0) -> dict[str, 
     }
 
 
-def _sent(client: TestClient, service: Service, slack: FakeSlack, database_url: str) -> Any:
+def _sent(
+    client: TestClient,
+    service: Service,
+    slack: FakeSlack,
+    database_url: str,
+    button_says: str = "I'll take it",
+) -> Any:
     """The take button of the one Slack message the dispatcher sent for a new invoice."""
     (invoice,) = insert_invoices(database_url, 1, status="NEEDS_REVIEW")
     client.portal.call(service.dispatcher.drain_until_idle)
     (posted,) = slack.wait_for(1)
     (actions,) = [b for b in posted.json()["blocks"] if b["type"] == "actions"]
     (button,) = [e for e in actions["elements"] if e.get("action_id") == "take_invoice"]
-    assert "url" not in button and button["text"]["text"] == "I'll take it"
+    assert "url" not in button and button["text"]["text"] == button_says
     assert take_links.verify(LINKS.encode(), button["value"], 60) is not None
     return invoice, button["value"]
 
@@ -129,8 +166,34 @@ def test_a_signed_press_takes_the_invoice_for_the_member_and_the_message_says_so
     assert service.corrector is not None
     assert client.portal.call(service.corrector.correct_once) == 1
     (message,) = slack.messages.values()
-    assert message.edits == 1 and "is taken by slack:U0ALICE001 (alice)" in message.text
+    assert message.edits == 1
+    assert message.text == "Invoice INV-1 is taken: slack:U0ALICE001 (alice) is on it."
     assert "take_invoice" not in json.dumps(message.blocks)
+
+
+def test_the_corrections_speak_the_channels_language(
+    german_app: tuple[TestClient, Service], slack: FakeSlack, database_url: str
+) -> None:
+    client, service = german_app
+    invoice, token = _sent(client, service, slack, database_url, "Ich übernehme das")
+    body = _body(token, "U0ALICE001", "alice", slack.response_url("first"))
+    assert client.post(PATH, content=body, headers=_headers(body)).status_code == 200
+    assert service.corrector is not None
+    assert client.portal.call(service.corrector.correct_once) == 1
+    (message,) = slack.messages.values()
+    said = json.dumps(message.blocks, ensure_ascii=False)
+    assert message.text == (
+        "Rechnung INV-1 wurde übernommen: slack:U0ALICE001 (alice) kümmert sich darum."
+    )
+    assert "slack:U0ALICE001 (alice) kümmert sich darum." in said and "Rechnung öffnen" in said
+    # Then the invoice leaves review: the message says so, in German, with no button.
+    query(database_url, "UPDATE invoices SET matched_status = 'APPROVED' WHERE id = %s", (invoice,))
+    assert client.portal.call(service.corrector.correct_once) == 1
+    (message,) = slack.messages.values()
+    said = json.dumps(message.blocks, ensure_ascii=False)
+    assert message.edits == 2
+    assert message.text == "Rechnung INV-1 muss nicht mehr geprüft werden"
+    assert "Jetzt APPROVED." in said and "button" not in said
 
 
 def test_unsigned_stale_and_foreign_signed_presses_get_403_and_change_nothing(

@@ -9,8 +9,9 @@ import pytest
 from reactor.domain.decisions import FailureClass, classify_slack
 from reactor.domain.enums import Channel
 from reactor.domain.messages import InvoiceView
+from reactor.messages.locales import translations
 from reactor.messages.renderer import MessageRenderer
-from reactor.messages.slack import escape_mrkdwn, waited
+from reactor.messages.slack import escape_mrkdwn, left_review_message, taken_message, waited
 from reactor.policy.recipients import parse_recipients
 from reactor.support.masking import mask_recipient
 
@@ -78,3 +79,22 @@ def test_a_reminder_says_how_long_and_a_digest_lists_twenty_with_totals() -> Non
     assert "INV-19" in body and "INV-20" not in body and "and 5 more" in body
     assert waited(59) == "less than a minute" and waited(86_400 * 2) == "2 days"
     assert escape_mrkdwn("a<b>&c") == "a&lt;b&gt;&amp;c"
+
+
+def test_corrections_are_translated_with_the_languages_plural_forms_and_stay_text() -> None:
+    polish = translations("pl_PL")
+    assert left_review_message("INV-1", "APPROVED", 2, polish).text == (
+        "Te 2 faktury nie wymagają już weryfikacji"
+    )
+    assert left_review_message("INV-1", "APPROVED", 5, polish).text == (
+        "Tych 5 faktur nie wymaga już weryfikacji"
+    )
+    english = left_review_message("INV-1", "APPROVED", 1)
+    assert english.text == "Invoice INV-1 no longer needs review"
+    assert english.blocks[1]["text"]["text"] == "Now APPROVED."
+    taken = taken_message("INV-<!here>", "<!channel>", "https://ap.example.com/i/1")
+    assert "<!" not in taken.text and "&lt;!channel&gt;" in taken.text
+    assert all(
+        block["type"] != "section" or block["text"]["type"] == "plain_text"
+        for block in taken.blocks
+    )
