@@ -95,3 +95,42 @@ def test_trigger_works_for_a_role_without_rights_on_our_tables(database_url: str
         assert scalar(database_url, "SELECT count(*) FROM review_events") == 1
     finally:
         query(database_url, f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+def test_an_interrupted_0017_is_finished_by_the_next_migrate(empty_database_url: str) -> None:
+    """CREATE UNIQUE INDEX CONCURRENTLY that fails leaves an invalid index behind."""
+    url = empty_database_url
+    migrations.upgrade(url, "0016")
+    invoice, stray = str(uuid.uuid4()), str(uuid.uuid4())
+    query(url, "INSERT INTO invoices (id, matched_status) VALUES (%s, 'MATCHED')", (invoice,))
+    episode = scalar(
+        url,
+        "INSERT INTO review_episodes (invoice_id, source, entered_at)"
+        " VALUES (%s, 'trigger', now()) RETURNING id",
+        (invoice,),
+    )
+    row = (
+        "INSERT INTO notifications (invoice_id, episode_id, method, recipient, status)"
+        " VALUES (%s, %s, 'sms', '+14155552671', 'SENT')"
+    )
+    query(url, row, (invoice, episode))
+    query(url, row, (stray, episode))  # one episode, two invoices: the new key refuses it
+    with pytest.raises(Exception, match="could not create unique index"):
+        migrations.upgrade(url)
+    assert scalar(url, "SELECT version_num FROM reactor_alembic_version") == "0016"
+    assert query(
+        url,
+        "SELECT indisvalid FROM pg_index"
+        " WHERE indexrelid = to_regclass('notifications_once_by_episode')",
+    ) == [(False,)]
+
+    query(url, "DELETE FROM notifications WHERE invoice_id = %s", (stray,))
+    migrations.upgrade(url)
+    assert revisions.schema_is_current(url)[0]
+    definition = scalar(url, "SELECT pg_get_indexdef('notifications_once'::regclass)")
+    assert "(episode_id, step, method, recipient)" in str(definition)
+    assert scalar(url, "SELECT count(*) FROM notifications") == 1
+    assert scalar(url, "SELECT to_regclass('notifications_once_by_episode')") is None
+    migrations.downgrade(url, "0016")  # and back: the key led by the invoice again
+    definition = scalar(url, "SELECT pg_get_indexdef('notifications_once'::regclass)")
+    assert "(invoice_id, episode_id, step, method, recipient)" in str(definition)
