@@ -5,13 +5,16 @@ sweep's chunked walk that replaced that index, and few btree entries per deliver
 from __future__ import annotations
 
 import asyncio
+import re
+import uuid
 
 import psycopg
 import pytest
 
 from reactor.pipeline import sweep
 from reactor.runtime.wiring import open_store
-from tests.helpers import insert_invoices, query, scalar, wait_until
+from reactor.support.resources import sql
+from tests.helpers import ROOT, insert_invoices, query, scalar, wait_until
 
 
 def test_the_trigger_resolves_no_name_through_the_writers_search_path(database_url: str) -> None:
@@ -125,3 +128,25 @@ def test_the_sweep_walks_the_table_a_chunk_at_a_time_and_adopts_each_orphan_once
     assert again == 0  # already waiting in the outbox: not queued twice
     queued = query(database_url, "SELECT unnest(invoice_ids)::text FROM review_events ORDER BY 1")
     assert [row[0] for row in queued] == orphans
+
+
+def test_an_invoices_deliveries_are_found_through_its_episodes_by_index(
+    database_url: str,
+) -> None:
+    """No index on notifications.invoice_id (0016, 0017): the console's invoice page and
+    the operators' query go through the invoice's episodes and the episode-led key."""
+    operators = (ROOT / "docs" / "operator-queries.md").read_text()
+    (documented,) = [
+        block.split(";")[0]
+        for block in operators.split("\n\n")
+        if "who was told about one invoice" in block
+    ]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")  # only a missing index leaves a seq scan
+        for text, params in (
+            (sql("queries/console_invoice"), {"invoice_id": str(uuid.uuid4())}),
+            (documented, None),
+        ):
+            plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + text, params))
+            assert re.search(r"Index Scan (using|on) review_episodes_invoice_idx", plan), plan
+            assert "using notifications_once on notifications" in plan, plan
