@@ -12,6 +12,7 @@ message: the second update says the same thing.
 from __future__ import annotations
 
 import asyncio
+import gettext
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -83,14 +84,19 @@ class Corrector:
         noted: list[str] = []
         for row in await self._store.slack_to_note_taken(BATCH):
             link = self._renderer.link(str(row["invoice_id"]))
-            words = self._renderer.words(self._locales.get(row["recipient"]))
-            message = taken_message(row["reference"], row["taken_by"], link, words)
+            message = taken_message(
+                row["reference"], row["taken_by"], link, self._words(row["recipient"])
+            )
             if await self._rewrite(row["message_id"], message):
                 noted.append(row["message_id"])
         if noted:
             await self._store.mark_taken_noted(noted)
         self.corrected += len(done) + len(noted)
         return len(done) + len(noted)
+
+    def _words(self, channel: str) -> gettext.NullTranslations:
+        """The catalog of the channel's locale, else of DEFAULT_LOCALE."""
+        return self._renderer.words(self._locales.get(channel))
 
     async def _rewrite(self, message_id: str, message: ChatMessage) -> bool:
         """Whether the message is done with: rewritten, or lost for good."""
