@@ -174,6 +174,14 @@ def parser() -> argparse.ArgumentParser:
         help="run the benchmarked reactors from another checkout (e.g. a git worktree of an "
         "older commit), to compare two versions in one session",
     )
+    p.add_argument(
+        "--compare-tree",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="floor only: also run the reactor of another checkout, in the same alternating "
+        "blocks (an A/B of two versions within one run)",
+    )
     p.add_argument("--no-report", action="store_true", help="do not render BENCHMARKS.md")
     return p
 
@@ -201,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tls=args.tls,
     )
     common.REACTOR_TREE = args.reactor_tree.resolve() if args.reactor_tree else None
+    common.COMPARE_TREE = args.compare_tree.resolve() if args.compare_tree else None
     scratch = work_dir()
     postgres = Postgres(scratch)
     failed: list[str] = []

@@ -376,20 +376,25 @@ def reactor_env(
 # Where the benchmarked reactors run from (`python -m reactor` in that folder): this
 # checkout, or another one given with --reactor-tree (to compare two versions in one run).
 REACTOR_TREE: Path | None = None
+# Another checkout whose reactor the floor benchmark also runs (--compare-tree).
+COMPARE_TREE: Path | None = None
 
 
 @contextlib.contextmanager
 def reactors(
-    env: dict[str, str], count: int, log_dir: Path, name: str
+    env: dict[str, str], count: int, log_dir: Path, name: str, tree: Path | None = None
 ) -> Iterator[list[ReactorProcess]]:
-    """`count` reactor processes, each ready before this yields them; stopped after."""
+    """`count` reactor processes (from `tree`, else REACTOR_TREE), each ready before this
+    yields them; stopped after."""
     log_dir.mkdir(parents=True, exist_ok=True)
     started: list[ReactorProcess] = []
     try:
         for index in range(count):
             log = log_dir / f"{name}-{index}.log"
             log.unlink(missing_ok=True)
-            started.append(ReactorProcess(dict(env), log, cwd=REACTOR_TREE).start(timeout=60))
+            started.append(
+                ReactorProcess(dict(env), log, cwd=tree or REACTOR_TREE).start(timeout=60)
+            )
         yield started
     finally:
         for process in started:

@@ -17,8 +17,10 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+from bench import common
 from bench.common import (
     ROOT,
     SMS_RECIPIENT,
@@ -100,12 +102,13 @@ def run(ctx: Context) -> dict[str, Any]:
     """Benchmark 10."""
     count = ctx.options.size(300, 40)
     warmup = ctx.options.size(20, 5)
-    blocks = 2
+    blocks = 4 if common.COMPARE_TREE else 2  # an A/B wants the drift spread finer
     per_block = count // blocks
     url = ctx.postgres.fresh_database("floor")
     ctx.providers.reset()
     ctx.providers.set_delay(0)
-    total = 3 * blocks * (per_block + warmup)
+    compared = common.COMPARE_TREE
+    total = (4 if compared else 3) * blocks * (per_block + warmup)
     with connect(url, autocommit=True) as conn:
         load_invoices(conn, total)
         conn.execute("VACUUM ANALYZE invoices")
@@ -113,16 +116,22 @@ def run(ctx: Context) -> dict[str, Any]:
     env = reactor_env(url, ctx.providers, ctx.options.concurrency[0], **ctx.options.settings)
     env["NOTIFICATION_RECIPIENTS"] = SMS_RECIPIENT
     samples: dict[str, list[dict[str, Any]]] = {"floor": [], "floor + claim": [], "reactor": []}
+    trees: dict[str, Path | None] = {"reactor": None}
+    if compared is not None:
+        samples[f"reactor of {compared.name}"] = []
+        trees[f"reactor of {compared.name}"] = compared
     say(f"floor: {blocks} alternating blocks of {per_block} single transitions each program")
     for block in range(blocks):
         for who, mode in (("floor", ""), ("floor + claim", "claim")):
             chunk = [next(ids) for _ in range(warmup + per_block)]
             _floor_block(ctx, url, chunk[:warmup], env, mode)
             samples[who] += _floor_block(ctx, url, chunk[warmup:], env, mode)
-        chunk = [next(ids) for _ in range(warmup + per_block)]
-        with reactors(env, 1, ctx.log_dir, f"floor-reactor-{block}"):
-            sms_transitions(ctx, url, chunk[:warmup])
-            samples["reactor"] += sms_transitions(ctx, url, chunk[warmup:])
+        for who, tree in trees.items():
+            chunk = [next(ids) for _ in range(warmup + per_block)]
+            name = f"floor-{'compared' if tree else 'reactor'}-{block}"
+            with reactors(env, 1, ctx.log_dir, name, tree):
+                sms_transitions(ctx, url, chunk[:warmup])
+                samples[who] += sms_transitions(ctx, url, chunk[warmup:])
     breakdown = claim_breakdown(url, samples["reactor"])
     ctx.postgres.drop(url)
     stats = {who: summary_ms([s["first"] for s in found]) for who, found in samples.items()}

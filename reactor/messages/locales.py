@@ -1,4 +1,4 @@
-"""The reader's locale: amounts, dates and counts by Babel, and the translations.
+"""The reader's locale: dates and counts by Babel, and the translations (amounts: amounts.py).
 
 A locale is written as people write it (`de-DE`, `pl`, `fr_CH`) and kept in Babel's
 form (`de_DE`). The translations are gettext catalogs in reactor/messages/locale/: one
@@ -13,7 +13,6 @@ from __future__ import annotations
 import gettext
 import io
 from datetime import date
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,12 +20,12 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import NumberPattern, format_decimal, parse_pattern
+from babel.numbers import format_decimal
 
-DEFAULT_LOCALE = "en_US"
+from reactor.messages.amounts import DEFAULT_LOCALE
+
 CATALOGS = Path(__file__).parent / "locale"
 DOMAIN = "messages"
-UNKNOWN_AMOUNT = "amount unknown"
 
 
 @lru_cache(maxsize=64)
@@ -57,46 +56,6 @@ def _catalog(name: str) -> gettext.GNUTranslations | None:
     write_mo(buffer, catalog)
     buffer.seek(0)
     return gettext.GNUTranslations(buffer)
-
-
-@lru_cache(maxsize=64)
-def _currency_pattern(locale: str, iso: bool) -> tuple[Locale, NumberPattern]:
-    """The locale and its currency pattern, parsed once (Babel parses them per call)."""
-    parsed = Locale.parse(locale)
-    if iso:
-        return parsed, parse_pattern("#,##0.00\xa0¤¤")
-    return parsed, parsed.currency_formats["standard"]
-
-
-def format_amount(
-    amount: str | Decimal | None, currency: str, locale: str = DEFAULT_LOCALE, iso: bool = False
-) -> str:
-    """`"1234.5"`, `EUR`, `de_DE` -> `1.234,50 €`; None or not a number -> "amount unknown".
-
-    Always two decimals (an invoice's amount is money, whatever the currency's own
-    digits); a negative zero is shown as zero. `iso` writes the currency's code instead
-    of its symbol (`1 250,00 PLN`), for an SMS that `zł` would turn into UCS-2.
-    """
-    if amount is None:
-        return UNKNOWN_AMOUNT
-    try:
-        value = Decimal(amount)
-    except (InvalidOperation, ValueError):
-        return UNKNOWN_AMOUNT
-    if not value.is_finite():
-        return UNKNOWN_AMOUNT
-    # Enough precision that rounding a large amount cannot overflow the context.
-    context = Context(prec=max(28, value.adjusted() + 4), rounding=ROUND_HALF_UP)
-    value = value.quantize(Decimal("0.01"), context=context)
-    if value.is_zero():
-        value = abs(value)
-    with localcontext(context):  # Babel rounds in the current context too
-        try:
-            parsed, pattern = _currency_pattern(locale, iso)
-            formatted: str = pattern.apply(value, parsed, currency=currency, currency_digits=False)
-            return formatted
-        except (ValueError, TypeError):  # a currency code Babel cannot place
-            return f"{format_decimal(value, format='#,##0.00', locale=locale)} {currency}"
 
 
 def format_day(iso_date: str | None, locale: str = DEFAULT_LOCALE) -> str | None:

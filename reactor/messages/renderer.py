@@ -31,14 +31,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from reactor.domain.messages import CardMessage, ChatMessage, InvoiceView, RenderedEmail
 from reactor.messages import slack, teams
-from reactor.messages.locales import (
-    DEFAULT_LOCALE,
-    UNKNOWN_AMOUNT,
-    format_amount,
-    format_count,
-    format_day,
-    translations,
-)
+from reactor.messages.amounts import DEFAULT_LOCALE, UNKNOWN_AMOUNT, format_amount
+from reactor.messages.locales import format_count, format_day, translations
 from reactor.messages.sms import fit_sms, is_gsm, sms_spaces
 
 __all__ = ["UNKNOWN_AMOUNT", "MessageRenderer", "clean_line", "format_amount", "shorten"]

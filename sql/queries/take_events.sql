@@ -17,9 +17,11 @@
 -- NULLs; taken_events < limit means the outbox is empty.
 WITH taken AS (
     DELETE FROM review_events
-    WHERE id IN (
+    -- ANY (ARRAY(...)): the rows found through the primary key, never a hash of the
+    -- whole outbox (which a generic plan may choose while the table looks small).
+    WHERE id = ANY (ARRAY(
         SELECT id FROM review_events ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-    )
+    ))
     RETURNING id, invoice_ids, source, created_at, traceparent
 ), entered AS (
     SELECT DISTINCT ON (u.invoice_id) u.invoice_id, t.source, t.created_at AS entered_at,
@@ -36,10 +38,13 @@ WITH taken AS (
     SELECT e.id, e.invoice_id, e.entered_at, e.traceparent,
            row_number() OVER (ORDER BY e.id) AS position
     FROM episodes e
-    WHERE NOT EXISTS (
-        SELECT 1 FROM review_episodes newer
-        WHERE newer.invoice_id = e.invoice_id AND newer.entered_at > e.entered_at
-    )
+    -- Not superseded: no later episode of the invoice. Written as a max(), one probe
+    -- of review_episodes_invoice_idx per episode; a NOT EXISTS lets the planner hash
+    -- the whole table while it is small (a third of the statement's time at 1,000 rows).
+    WHERE e.entered_at >= coalesce(
+        (SELECT max(newer.entered_at) FROM review_episodes newer
+         WHERE newer.invoice_id = e.invoice_id),
+        '-infinity')
 ), facts AS (
     -- Each current episode's invoice, as the rules and the messages read it, from
     -- the invoices table's own columns, or through to_jsonb when it lacks some of

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from reactor.domain.messages import InvoiceView
-from reactor.messages.locales import format_amount, format_count, format_day, preferred_locale
+from reactor.messages.amounts import format_amount
+from reactor.messages.locales import format_count, format_day, preferred_locale
 from reactor.messages.renderer import MessageRenderer
 from reactor.messages.sms import encoding, segments
 from reactor.messages.template_checks import TemplatesError, check_templates

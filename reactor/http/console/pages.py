@@ -23,7 +23,8 @@ from reactor.http.console.actions import ConsoleActions
 from reactor.http.console.charts import bar_chart
 from reactor.http.console.forms import list_filters, page_templates, posted, safe_next
 from reactor.http.console.guards import COOKIE, StrictHeaders, changes, signed_in
-from reactor.messages.locales import format_amount, format_day, preferred_locale
+from reactor.messages.amounts import format_amount
+from reactor.messages.locales import format_day, preferred_locale
 from reactor.pipeline.queue_state import read_queue_state
 from reactor.support.console_auth import (
     FailedLogins,
