@@ -74,7 +74,8 @@ class Store:
     ) -> list[Row]:
         async with self.pool.connection(timeout=timeout) as conn:
             cursor = await run(conn, name, params, dict_row, **slots)
-            return await cursor.fetchall() if cursor.description else []
+            # rownumber is None when the statement returned no rows to fetch
+            return await cursor.fetchall() if cursor.rownumber is not None else []
 
     async def _row(
         self, name: str, params: Mapping[str, Any] | None = None, timeout: float | None = None

@@ -33,6 +33,7 @@ from reactor.domain.messages import CardMessage, ChatMessage, InvoiceView, Rende
 from reactor.messages import slack, teams
 from reactor.messages.amounts import DEFAULT_LOCALE, UNKNOWN_AMOUNT, format_amount
 from reactor.messages.locales import format_count, format_day, translations
+from reactor.messages.skeletons import Skeleton, shape, skeleton
 from reactor.messages.sms import fit_sms, is_gsm, sms_spaces
 
 __all__ = ["UNKNOWN_AMOUNT", "MessageRenderer", "clean_line", "format_amount", "shorten"]
@@ -108,6 +109,9 @@ class MessageRenderer:
         self.default_locale = default_locale
         self._loader = template_loader(templates_dir)
         self._environments: dict[str, Environment] = {}
+        # The built-in SMS template, rendered once per locale and shape (skeletons.py).
+        self._builtin_sms = templates_dir is None or not (templates_dir / "sms.txt.j2").is_file()
+        self._skeletons: dict[tuple[str, bool, tuple[bool, ...]], Skeleton | None] = {}
 
     def environment(self, locale: str | None = None) -> Environment:
         """The templates' environment for a locale (made once)."""
@@ -120,6 +124,24 @@ class MessageRenderer:
     def template(self, name: str, locale: str | None = None) -> Template:
         """A template (TEMPLATES_DIR's or the built-in one) for a locale."""
         return self.environment(locale).get_template(name)
+
+    def _sms_text(
+        self,
+        template: Template,
+        locale: str,
+        values: dict[str, str],
+        reminder: bool,
+        reply_code: int | None,
+    ) -> str:
+        """The SMS template rendered: the built-in one from its skeleton (skeletons.py)."""
+        if not self._builtin_sms:  # TEMPLATES_DIR's: it may do anything with its values
+            return template.render(**values, reminder=reminder, reply_code=reply_code)
+        values = {**values, "reply_code": str(reply_code) if reply_code else ""}
+        key = (locale, reminder, shape(values))
+        if key not in self._skeletons:
+            self._skeletons[key] = skeleton(template, values, reminder=reminder)
+        found = self._skeletons[key]
+        return found.fill(values) if found else template.render(**values, reminder=reminder)
 
     def words(self, locale: str | None) -> gettext.NullTranslations:
         """The locale's catalog (for the chat messages, which are built in Python)."""
@@ -199,9 +221,8 @@ class MessageRenderer:
             amount = sms_spaces(code) if is_gsm(sms_spaces(code)) else amount
 
         def build(vendor: str) -> str:
-            text = template.render(
-                vendor=vendor, amount=amount, link=link, reminder=reminder, reply_code=reply_code
-            )
+            values = {"vendor": vendor, "amount": amount, "link": link}
+            text = self._sms_text(template, locale, values, reminder, reply_code)
             return sms_spaces(text).strip()
 
         return fit_sms(build, self._vendor(invoice, locale), self.sms_max_segments)

@@ -114,6 +114,9 @@ class Listener:
                     self._wake(notify.channel, notify.payload)
                     if self._stop.is_set():
                         break
+                    # Let the woken dispatcher send its claim before this task goes back
+                    # to waiting on the socket: that wait is set up on the critical path.
+                    await asyncio.sleep(0)
                 if quiet and not self._stop.is_set():
                     await bounded(connection.execute(sql("queries/ping")), probe_every)
         finally:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 from reactor.support import tracing
@@ -75,12 +75,18 @@ class DeliveryTrace:
         return tracing.traceparent(tracing.Context(self.trace_id, self.span_id, self.sampled))
 
 
-@contextmanager
-def stage(trace: DeliveryTrace | None, name: str, client: bool = False) -> Iterator[None]:
+_UNTRACED = nullcontext()
+
+
+def stage(
+    trace: DeliveryTrace | None, name: str, client: bool = False
+) -> AbstractContextManager[None]:
     """Time one stage of a traced attempt (nothing while tracing is off)."""
-    if trace is None:
-        yield
-        return
+    return _UNTRACED if trace is None else _timed(trace, name, client)
+
+
+@contextmanager
+def _timed(trace: DeliveryTrace, name: str, client: bool) -> Iterator[None]:
     start = time.time_ns()
     try:
         yield

@@ -46,29 +46,45 @@ class InFlightLimit:
         self.floor = min(floor, self.ceiling)
         self.limit = max(self.floor, min(initial, self.ceiling))
         self.in_flight = 0
+        self._waiting = 0  # tasks waiting for a slot
         self._free = asyncio.Condition()
         # The quickest round trip of this window and of the last: a provider that
         # slows down for good stops being compared with how fast it once was.
         self._min_rtt = self._last_min_rtt = float("inf")
         self._window_ends = time.monotonic() + self.MIN_RTT_WINDOW_SECONDS
 
+    async def acquire(self) -> float:
+        """Take one of the slots for a request (waiting while all are taken); its start."""
+        # A free slot is taken without the condition's lock: nothing awaits in between.
+        if self.in_flight >= self.limit or self._waiting:
+            self._waiting += 1
+            try:
+                async with self._free:
+                    await self._free.wait_for(lambda: self.in_flight < self.limit)
+            finally:
+                self._waiting -= 1
+        self.in_flight += 1
+        return time.monotonic()
+
+    async def release(self, started: float, answered: bool) -> None:
+        """Give the slot back; an answered request's round trip adjusts the limit."""
+        self.in_flight -= 1
+        if answered:
+            self._sample(time.monotonic() - started)
+        if self._waiting:
+            async with self._free:
+                self._free.notify(max(1, self.limit - self.in_flight))
+
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one of the slots for a request; its round trip adjusts the limit."""
-        async with self._free:
-            await self._free.wait_for(lambda: self.in_flight < self.limit)
-            self.in_flight += 1
-        started = time.monotonic()
+        started = await self.acquire()
         answered = False
         try:
             yield
             answered = True
         finally:
-            self.in_flight -= 1
-            if answered:
-                self._sample(time.monotonic() - started)
-            async with self._free:
-                self._free.notify(max(1, self.limit - self.in_flight))
+            await self.release(started, answered)
 
     def _sample(self, rtt: float) -> None:
         now = time.monotonic()
@@ -113,11 +129,14 @@ class ProviderSession:
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """One request (no redirects) in one of the provider's in-flight slots."""
         session, limit = self._open()
-        async with (
-            limit.slot(),
-            session.request(method, url, allow_redirects=False, **options) as response,
-        ):
-            yield response
+        started = await limit.acquire()
+        answered = False
+        try:
+            async with session.request(method, url, allow_redirects=False, **options) as response:
+                yield response
+            answered = True
+        finally:
+            await limit.release(started, answered)
 
     def _open(self) -> tuple[aiohttp.ClientSession, InFlightLimit]:
         """The session and its limit, made on first use in the running loop."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 from contextvars import ContextVar
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from multidict import CIMultiDictProxy
@@ -30,6 +31,18 @@ FORM = "application/x-www-form-urlencoded"
 _last_headers: ContextVar[CIMultiDictProxy[str] | None] = ContextVar(
     "twilio_last_headers", default=None
 )
+
+
+@lru_cache(maxsize=8)
+def basic_auth(user: str, password: str) -> str:
+    """The Authorization header for HTTP basic auth (the same few credentials each time)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def form(data: dict[str, object]) -> str:
+    """The form-encoded body; lists (repeated fields, e.g. MediaUrl) as repeated keys."""
+    repeated = any(isinstance(value, list | tuple) for value in data.values())
+    return urlencode(data, doseq=repeated)
 
 
 # The Twilio SDK has no type information, so its base class is Any to mypy.
@@ -54,12 +67,11 @@ class PooledHttpClient(AsyncHttpClient):  # type: ignore[misc]
         """One request through the session (no redirects: the API never answers with one)."""
         headers = dict(headers or {})
         if auth:
-            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-            headers["Authorization"] = f"Basic {token}"
+            headers["Authorization"] = basic_auth(*auth)
         body = None
         if data:
             headers.setdefault("Content-Type", FORM)
-            body = urlencode(data, doseq=True)
+            body = form(data)
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
         async with self._session.request(method.upper(), url, data=body, headers=headers) as answer:
