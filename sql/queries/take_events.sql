@@ -17,11 +17,9 @@
 -- NULLs; taken_events < limit means the outbox is empty.
 WITH taken AS (
     DELETE FROM review_events
-    -- ANY (ARRAY(...)): the rows found through the primary key, never a hash of the
-    -- whole outbox (which a generic plan may choose while the table looks small).
-    WHERE id = ANY (ARRAY(
+    WHERE id IN (
         SELECT id FROM review_events ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-    ))
+    )
     RETURNING id, invoice_ids, source, created_at, traceparent
 ), entered AS (
     SELECT DISTINCT ON (u.invoice_id) u.invoice_id, t.source, t.created_at AS entered_at,
@@ -95,7 +93,9 @@ WITH taken AS (
                ORDER BY remind_at IS NOT NULL, rule_position, step
            ) AS rank_now
     FROM routed
-), candidates AS (
+), candidates AS MATERIALIZED (
+    -- Materialized: the INSERT below reads skip_reason five times, and inlined, each
+    -- read would probe sms_opt_outs again.
     SELECT episode_id, invoice_id, step, method, recipient, rule_name,
            CASE WHEN step = 'notice' THEN 'notice' ELSE 'reminder' END AS kind,
            CASE WHEN remind_at > now() THEN remind_at ELSE now() END AS due_at,
