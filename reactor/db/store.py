@@ -2,17 +2,21 @@
 
 Nothing else in the pipeline builds a cursor or knows a row factory. Each method is
 one statement (or one short transaction) on a connection borrowed from the pool,
-so the pool may be PgBouncer in transaction mode.
+so the pool may be PgBouncer in transaction mode. The claims keep theirs between calls
+(`_claim_connection`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -59,11 +63,55 @@ def outcome_params(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
     }
 
 
+async def _fetched(
+    conn: AsyncConnection[Any], name: str, params: Mapping[str, Any] | None, **slots: str
+) -> list[Row]:
+    """A statement's rows as dicts (none for a statement that returns no rows)."""
+    cursor = await run(conn, name, params, dict_row, **slots)
+    # rownumber is None when the statement returned no rows to fetch
+    return await cursor.fetchall() if cursor.rownumber is not None else []
+
+
 class Store:
     """The pipeline's queries over one async connection pool."""
 
+    # How long the claiming connection is kept before the pool gets it back (and may
+    # recycle it, as it does the others after their lifetime).
+    KEEP_CLAIMING_SECONDS = 60.0
+
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
+        self._claiming: AsyncConnection[Any] | None = None
+        self._claiming_until = 0.0
+
+    @asynccontextmanager
+    async def _claim_connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """The connection the claims run on, kept from one claim to the next.
+
+        The pool hands out its idle connections in turn, so an invoice arriving after a
+        lull would meet a server process that has been idle (cold caches) longest; with
+        one kept, every claim meets the same warm one. A statement that fails gives it
+        back, and the pool checks it.
+        """
+        conn, self._claiming = self._claiming, None
+        if conn is None:
+            conn = await self.pool.getconn()
+            self._claiming_until = time.monotonic() + self.KEEP_CLAIMING_SECONDS
+        try:
+            yield conn
+        except BaseException:
+            await self.pool.putconn(conn)
+            raise
+        if self._claiming is None and time.monotonic() < self._claiming_until:
+            self._claiming = conn
+        else:  # a concurrent claim kept its own, or this one's time is up
+            await self.pool.putconn(conn)
+
+    async def release(self) -> None:
+        """Give the kept claiming connection back to the pool (before the pool closes)."""
+        conn, self._claiming = self._claiming, None
+        if conn is not None:
+            await self.pool.putconn(conn)
 
     async def _rows(
         self,
@@ -73,9 +121,12 @@ class Store:
         **slots: str,
     ) -> list[Row]:
         async with self.pool.connection(timeout=timeout) as conn:
-            cursor = await run(conn, name, params, dict_row, **slots)
-            # rownumber is None when the statement returned no rows to fetch
-            return await cursor.fetchall() if cursor.rownumber is not None else []
+            return await _fetched(conn, name, params, **slots)
+
+    async def _claimed(self, name: str, params: Mapping[str, Any], **slots: str) -> list[Row]:
+        """The rows of a claiming statement, run on the kept claiming connection."""
+        async with self._claim_connection() as conn:
+            return await _fetched(conn, name, params, **slots)
 
     async def _row(
         self, name: str, params: Mapping[str, Any] | None = None, timeout: float | None = None
@@ -98,7 +149,7 @@ class Store:
     async def take_events(self, fields: str, **params: Any) -> Taken:
         """Take outbox rows, make episodes and deliveries, claim the first (take_events.sql),
         reading the invoices' fields one of two ways (`fields`: invoice_fields/*.sql)."""
-        rows = await self._rows("take_events", params, invoice_fields=f"invoice_fields/{fields}")
+        rows = await self._claimed("take_events", params, invoice_fields=f"invoice_fields/{fields}")
         first = rows[0]
         return Taken(
             events=first["taken_events"],
@@ -109,7 +160,7 @@ class Store:
 
     async def claim_due(self, **params: Any) -> list[Row]:
         """Claim due retries and expired leases (claim_due.sql)."""
-        return await self._rows("claim_due", params)
+        return await self._claimed("claim_due", params)
 
     async def next_due(self, paused: Sequence[str]) -> datetime | None:
         """When the next row of a channel not paused here falls due (next_due.sql)."""

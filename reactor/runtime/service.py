@@ -130,6 +130,7 @@ async def serve(settings: Settings, database_url: str, revision: str | None) -> 
     stopper.cancel()
     if dispatcher.pacer is not None:
         await dispatcher.pacer.doorbell.close()
+    await service.store.release()
     await service.pool.close()
     tracing.shutdown()
     log.info("stopped", status=status)

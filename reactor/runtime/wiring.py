@@ -63,7 +63,11 @@ def make_pool(
 async def open_store(database_url: str, prepared_statements: bool = False) -> AsyncIterator[Store]:
     """A store on a pool of its own, opened and closed here (one-shot commands)."""
     async with make_pool(database_url, prepared_statements) as pool:
-        yield Store(pool)
+        store = Store(pool)
+        try:
+            yield store
+        finally:
+            await store.release()
 
 
 def build_dispatcher(
