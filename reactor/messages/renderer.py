@@ -126,22 +126,21 @@ class MessageRenderer:
         return self.environment(locale).get_template(name)
 
     def _sms_text(
-        self,
-        template: Template,
-        locale: str,
-        values: dict[str, str],
-        reminder: bool,
-        reply_code: int | None,
+        self, locale: str, values: dict[str, str], reminder: bool, reply_code: int | None
     ) -> str:
         """The SMS template rendered: the built-in one from its skeleton (skeletons.py)."""
         if not self._builtin_sms:  # TEMPLATES_DIR's: it may do anything with its values
+            template = self.template("sms.txt.j2", locale)
             return template.render(**values, reminder=reminder, reply_code=reply_code)
         values = {**values, "reply_code": str(reply_code) if reply_code else ""}
         key = (locale, reminder, shape(values))
         if key not in self._skeletons:
+            template = self.template("sms.txt.j2", locale)
             self._skeletons[key] = skeleton(template, values, reminder=reminder)
         found = self._skeletons[key]
-        return found.fill(values) if found else template.render(**values, reminder=reminder)
+        if found is None:
+            return self.template("sms.txt.j2", locale).render(**values, reminder=reminder)
+        return found.fill(values)
 
     def words(self, locale: str | None) -> gettext.NullTranslations:
         """The locale's catalog (for the chat messages, which are built in Python)."""
@@ -213,7 +212,6 @@ class MessageRenderer:
         With a `reply_code` it ends "Reply 2 to take it." (never cut, like the link).
         """
         locale = locale or self.default_locale
-        template = self.template("sms.txt.j2", locale)
         amount, link = sms_spaces(self._amount(invoice, locale)), self.link(invoice.invoice_id)
         if not is_gsm(amount):  # `zł`, `₹`: the currency's code keeps the SMS in GSM-7
             currency = clean_line(invoice.currency).upper() or self._default_currency
@@ -222,7 +220,7 @@ class MessageRenderer:
 
         def build(vendor: str) -> str:
             values = {"vendor": vendor, "amount": amount, "link": link}
-            text = self._sms_text(template, locale, values, reminder, reply_code)
+            text = self._sms_text(locale, values, reminder, reply_code)
             return sms_spaces(text).strip()
 
         return fit_sms(build, self._vendor(invoice, locale), self.sms_max_segments)
