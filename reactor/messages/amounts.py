@@ -51,7 +51,10 @@ class MoneyFormat:
         """`value` (rounded to cents, in a ROUND_HALF_UP context) as Babel writes it."""
         negative = int(value.is_signed())
         least, most = self.fraction_digits
-        rounded = abs(value).normalize().quantize(Decimal(1).scaleb(-most))
+        if value.as_tuple().exponent == -most:  # already at the pattern's precision
+            rounded = abs(value)
+        else:
+            rounded = abs(value).normalize().quantize(Decimal(1).scaleb(-most))
         whole, _, fraction = f"{rounded:f}".partition(".")
         text = self.prefixes[negative] + self._grouped(whole)
         text += self._fraction(fraction or "0", least, most) + self.suffixes[negative]
@@ -141,9 +144,7 @@ def format_amount(
     value = rounded_amount(amount)
     if value is None:
         return UNKNOWN_AMOUNT
-    # Enough precision that rounding a large amount cannot overflow the context.
-    context = Context(prec=max(28, value.adjusted() + 4), rounding=ROUND_HALF_UP)
-    with localcontext(context):  # Babel rounds in the current context too
+    with localcontext(_context(value)):  # Babel rounds in the current context too
         try:
             money = money_format(locale, currency, iso)
             if money is not None:
@@ -151,6 +152,18 @@ def format_amount(
             return babel_amount(value, currency, locale, iso)
         except (ValueError, TypeError):  # a currency code Babel cannot place
             return f"{format_decimal(value, format='#,##0.00', locale=locale)} {currency}"
+
+
+# Shared by every call (a context's construction shows in an SMS's time); the
+# operations set its flags, which nothing reads.
+_MONEY_CONTEXT = Context(prec=28, rounding=ROUND_HALF_UP)
+
+
+def _context(value: Decimal) -> Context:
+    """Half-up rounding with enough precision that rounding `value` cannot overflow."""
+    if value.adjusted() + 4 <= _MONEY_CONTEXT.prec:
+        return _MONEY_CONTEXT
+    return Context(prec=value.adjusted() + 4, rounding=ROUND_HALF_UP)
 
 
 def rounded_amount(amount: str | Decimal | None) -> Decimal | None:
@@ -163,6 +176,5 @@ def rounded_amount(amount: str | Decimal | None) -> Decimal | None:
         return None
     if not value.is_finite():
         return None
-    context = Context(prec=max(28, value.adjusted() + 4), rounding=ROUND_HALF_UP)
-    value = value.quantize(_CENTS, context=context)
+    value = value.quantize(_CENTS, context=_context(value))
     return abs(value) if value.is_zero() else value
