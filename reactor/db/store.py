@@ -3,14 +3,13 @@
 Nothing else in the pipeline builds a cursor or knows a row factory. Each method is
 one statement (or one short transaction) on a connection borrowed from the pool,
 so the pool may be PgBouncer in transaction mode. The claims keep theirs between calls
-(`_claim_connection`).
+(`_claimed`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -84,21 +83,20 @@ class Store:
         self._claiming: AsyncConnection[Any] | None = None
         self._claiming_until = 0.0
 
-    @asynccontextmanager
-    async def _claim_connection(self) -> AsyncIterator[AsyncConnection[Any]]:
-        """The connection the claims run on, kept from one claim to the next.
+    async def _claimed(self, name: str, params: Mapping[str, Any], **slots: str) -> list[Row]:
+        """The rows of a claiming statement, on the connection the claims keep.
 
         The pool hands out its idle connections in turn, so an invoice arriving after a
-        lull would meet a server process that has been idle (cold caches) longest; with
-        one kept, every claim meets the same warm one. A statement that fails gives it
-        back, and the pool checks it.
+        lull would meet the server process that has been idle (cold caches) longest;
+        with one kept, every claim meets the same warm one. A statement that fails
+        gives it back, and the pool checks it.
         """
         conn, self._claiming = self._claiming, None
         if conn is None:
             conn = await self.pool.getconn()
             self._claiming_until = time.monotonic() + self.KEEP_CLAIMING_SECONDS
         try:
-            yield conn
+            rows = await _fetched(conn, name, params, **slots)
         except BaseException:
             await self.pool.putconn(conn)
             raise
@@ -106,6 +104,7 @@ class Store:
             self._claiming = conn
         else:  # a concurrent claim kept its own, or this one's time is up
             await self.pool.putconn(conn)
+        return rows
 
     async def release(self) -> None:
         """Give the kept claiming connection back to the pool (before the pool closes)."""
@@ -121,11 +120,6 @@ class Store:
         **slots: str,
     ) -> list[Row]:
         async with self.pool.connection(timeout=timeout) as conn:
-            return await _fetched(conn, name, params, **slots)
-
-    async def _claimed(self, name: str, params: Mapping[str, Any], **slots: str) -> list[Row]:
-        """The rows of a claiming statement, run on the kept claiming connection."""
-        async with self._claim_connection() as conn:
             return await _fetched(conn, name, params, **slots)
 
     async def _row(

@@ -111,19 +111,21 @@ class Listener:
                 quiet = True
                 async for notify in connection.notifies(timeout=probe_every):
                     quiet = False
-                    self._wake(notify.channel, notify.payload)
+                    (self._on_due if notify.channel == DUE_CHANNEL else self._on_wake)()
+                    # Let the woken dispatcher send its claim before this task counts the
+                    # wake-up and goes back to waiting on the socket.
+                    await asyncio.sleep(0)
+                    self._woken(notify.payload)
                     if self._stop.is_set():
                         break
-                    # Let the woken dispatcher send its claim before this task goes back
-                    # to waiting on the socket: that wait is set up on the critical path.
-                    await asyncio.sleep(0)
                 if quiet and not self._stop.is_set():
                     await bounded(connection.execute(sql("queries/ping")), probe_every)
         finally:
             with contextlib.suppress(TimeoutError, psycopg.Error, OSError):
                 await bounded(connection.close(), 1.0)
 
-    def _wake(self, channel: str, payload: str) -> None:
+    def _woken(self, payload: str) -> None:
+        """Count a wake-up (its payload, which nothing reads, is logged once)."""
         metrics.NOTIFIES.inc()
         self.state.last_wake_at = datetime.now(UTC)
         if payload and not self._junk_logged:
@@ -131,10 +133,6 @@ class Listener:
             log.warning(
                 "ignoring unexpected NOTIFY payloads", channel=CHANNEL, example_length=len(payload)
             )
-        if channel == DUE_CHANNEL:
-            self._on_due()
-        else:
-            self._on_wake()
 
     def _set_connected(self, reconnect: bool) -> None:
         self.state.connected = self.state.listening = True
