@@ -51,13 +51,21 @@ class MoneyFormat:
         """`value` (rounded to cents, in a ROUND_HALF_UP context) as Babel writes it."""
         negative = int(value.is_signed())
         least, most = self.fraction_digits
-        if value.as_tuple().exponent == -most:  # already at the pattern's precision
-            rounded = abs(value)
-        else:
-            rounded = abs(value).normalize().quantize(Decimal(1).scaleb(-most))
+        rounded = abs(value).normalize().quantize(Decimal(1).scaleb(-most))
         whole, _, fraction = f"{rounded:f}".partition(".")
         text = self.prefixes[negative] + self._grouped(whole)
         text += self._fraction(fraction or "0", least, most) + self.suffixes[negative]
+        return self._unquoted(text)
+
+    def cents(self, value: Decimal) -> str:
+        """`value`, already rounded to cents, for a pattern of exactly two decimals (no
+        rounding left to do: the same text as `format`)."""
+        negative = int(value.is_signed())
+        whole, _, fraction = f"{value:f}".lstrip("-").partition(".")
+        text = self.prefixes[negative] + self._grouped(whole) + self.decimal + fraction
+        return self._unquoted(text + self.suffixes[negative])
+
+    def _unquoted(self, text: str) -> str:
         return _QUOTED.sub(lambda m: m.group(1) or "'", text) if self.unquote else text
 
     def _grouped(self, digits: str) -> str:
@@ -144,6 +152,9 @@ def format_amount(
     value = rounded_amount(amount)
     if value is None:
         return UNKNOWN_AMOUNT
+    text = _cents(value, currency, locale, iso)
+    if text is not None:
+        return text
     with localcontext(_context(value)):  # Babel rounds in the current context too
         try:
             money = money_format(locale, currency, iso)
@@ -152,6 +163,17 @@ def format_amount(
             return babel_amount(value, currency, locale, iso)
         except (ValueError, TypeError):  # a currency code Babel cannot place
             return f"{format_decimal(value, format='#,##0.00', locale=locale)} {currency}"
+
+
+def _cents(value: Decimal, currency: str, locale: str, iso: bool) -> str | None:
+    """The usual case without a decimal context: a pattern of exactly two decimals."""
+    try:
+        money = money_format(locale, currency, iso)
+    except (ValueError, TypeError):
+        return None
+    if money is None or money.fraction_digits != (2, 2):
+        return None
+    return money.cents(value)
 
 
 # Shared by every call (a context's construction shows in an SMS's time); the
