@@ -48,24 +48,19 @@ class MoneyFormat:
     unquote: bool  # some text holds a quote: Babel's literal-text rule applies
 
     def format(self, value: Decimal) -> str:
-        """`value` (rounded to cents, in a ROUND_HALF_UP context) as Babel writes it."""
+        """`value`, already rounded half up to cents (`rounded_amount`), as Babel writes it."""
         negative = int(value.is_signed())
         least, most = self.fraction_digits
-        rounded = abs(value).normalize().quantize(Decimal(1).scaleb(-most))
-        whole, _, fraction = f"{rounded:f}".partition(".")
+        if most >= 2:  # no rounding left to do: the digits are the value's own
+            whole, _, fraction = f"{value:f}".lstrip("-").partition(".")
+        else:  # Babel rounds to the pattern's precision, half up here
+            context = _context(value)
+            rounded = (
+                abs(value).normalize(context).quantize(Decimal(1).scaleb(-most), context=context)
+            )
+            whole, _, fraction = f"{rounded:f}".partition(".")
         text = self.prefixes[negative] + self._grouped(whole)
         text += self._fraction(fraction or "0", least, most) + self.suffixes[negative]
-        return self._unquoted(text)
-
-    def cents(self, value: Decimal) -> str:
-        """`value`, already rounded to cents, for a pattern of exactly two decimals (no
-        rounding left to do: the same text as `format`)."""
-        negative = int(value.is_signed())
-        whole, _, fraction = f"{value:f}".lstrip("-").partition(".")
-        text = self.prefixes[negative] + self._grouped(whole) + self.decimal + fraction
-        return self._unquoted(text + self.suffixes[negative])
-
-    def _unquoted(self, text: str) -> str:
         return _QUOTED.sub(lambda m: m.group(1) or "'", text) if self.unquote else text
 
     def _grouped(self, digits: str) -> str:
@@ -96,6 +91,11 @@ def money_format(locale: str, currency: str, iso: bool = False) -> MoneyFormat |
     pattern: NumberPattern = (
         parse_pattern(ISO_PATTERN) if iso else parsed.currency_formats["standard"]
     )
+    return pattern_format(parsed, pattern, currency)
+
+
+def pattern_format(parsed: Locale, pattern: NumberPattern, currency: str) -> MoneyFormat | None:
+    """`pattern` in the locale, with `currency` filled in; None: Babel formats it."""
     if pattern.exp_prec or pattern.scale or "@" in pattern.pattern or not pattern.number_pattern:
         return None
     affixes = "".join([*pattern.prefix, *pattern.suffix])
@@ -136,7 +136,8 @@ def _babel_pattern(locale: str, iso: bool) -> tuple[Locale, NumberPattern]:
 def babel_amount(value: Decimal, currency: str, locale: str, iso: bool = False) -> str:
     """Babel's own formatting of a rounded `value` (the reference `MoneyFormat` matches)."""
     parsed, pattern = _babel_pattern(locale, iso)
-    formatted: str = pattern.apply(value, parsed, currency=currency, currency_digits=False)
+    with localcontext(_context(value)):  # Babel rounds in the current context
+        formatted: str = pattern.apply(value, parsed, currency=currency, currency_digits=False)
     return formatted
 
 
@@ -152,28 +153,14 @@ def format_amount(
     value = rounded_amount(amount)
     if value is None:
         return UNKNOWN_AMOUNT
-    text = _cents(value, currency, locale, iso)
-    if text is not None:
-        return text
-    with localcontext(_context(value)):  # Babel rounds in the current context too
-        try:
-            money = money_format(locale, currency, iso)
-            if money is not None:
-                return money.format(value)
-            return babel_amount(value, currency, locale, iso)
-        except (ValueError, TypeError):  # a currency code Babel cannot place
-            return f"{format_decimal(value, format='#,##0.00', locale=locale)} {currency}"
-
-
-def _cents(value: Decimal, currency: str, locale: str, iso: bool) -> str | None:
-    """The usual case without a decimal context: a pattern of exactly two decimals."""
     try:
         money = money_format(locale, currency, iso)
-    except (ValueError, TypeError):
-        return None
-    if money is None or money.fraction_digits != (2, 2):
-        return None
-    return money.cents(value)
+        if money is not None:
+            return money.format(value)
+        return babel_amount(value, currency, locale, iso)
+    except (ValueError, TypeError):  # a currency code Babel cannot place
+        with localcontext(_context(value)):
+            return f"{format_decimal(value, format='#,##0.00', locale=locale)} {currency}"
 
 
 # Shared by every call (a context's construction shows in an SMS's time); the

@@ -5,13 +5,16 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
 import pytest
+from babel import Locale
 from babel.localedata import locale_identifiers
+from babel.numbers import parse_pattern
 
 from reactor.messages.amounts import (
     UNKNOWN_AMOUNT,
     babel_amount,
     format_amount,
     money_format,
+    pattern_format,
     rounded_amount,
 )
 
@@ -64,3 +67,19 @@ def test_not_a_number(amount: str | None) -> None:
 def test_one_format_per_locale_and_currency() -> None:
     assert money_format("de_DE", "EUR") is money_format("de_DE", "EUR")
     assert rounded_amount(Decimal("2.345")) == Decimal("2.35")  # half up, not to even
+
+
+OTHER_PATTERNS = ["#,##0\xa0¤", "¤#,##0.0", "#,##0.000 ¤", "¤ #,##,##0.00;(¤ #,##0.00)"]
+
+
+@pytest.mark.parametrize("text", OTHER_PATTERNS)
+def test_patterns_of_other_precisions_round_as_babel_does(text: str) -> None:
+    parsed, pattern = Locale.parse("en_IN"), parse_pattern(text)
+    money = pattern_format(parsed, pattern, "EUR")
+    assert money is not None
+    for amount in ["0", "0.5", "2.45", "-2.55", "1234567.891", "999.995", "-0.004"]:
+        value = rounded_amount(amount)
+        assert value is not None
+        with localcontext(Context(prec=40, rounding=ROUND_HALF_UP)):
+            expected = pattern.apply(value, parsed, currency="EUR", currency_digits=False)
+        assert money.format(value) == expected, (text, amount)
