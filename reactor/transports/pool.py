@@ -129,14 +129,11 @@ class ProviderSession:
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """One request (no redirects) in one of the provider's in-flight slots."""
         session, limit = self._open()
-        started = await limit.acquire()
-        answered = False
-        try:
-            async with session.request(method, url, allow_redirects=False, **options) as response:
-                yield response
-            answered = True
-        finally:
-            await limit.release(started, answered)
+        async with (
+            limit.slot(),
+            session.request(method, url, allow_redirects=False, **options) as response,
+        ):
+            yield response
 
     def _open(self) -> tuple[aiohttp.ClientSession, InFlightLimit]:
         """The session and its limit, made on first use in the running loop."""
