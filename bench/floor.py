@@ -102,24 +102,25 @@ def run(ctx: Context) -> dict[str, Any]:
     """Benchmark 10."""
     count = ctx.options.size(300, 40)
     warmup = ctx.options.size(20, 5)
-    blocks = 4 if common.COMPARE_TREE else 2  # an A/B wants the drift spread finer
+    compared = common.COMPARE_TREE
+    # The reactors of this checkout and (--compare-tree) of the other one.
+    trees: dict[str, Path | None] = {"reactor": None}
+    if compared is not None:
+        trees[f"reactor of {compared.name}"] = compared
+    blocks = 4 if compared else 2  # an A/B wants the drift spread finer
     per_block = count // blocks
     url = ctx.postgres.fresh_database("floor")
     ctx.providers.reset()
     ctx.providers.set_delay(0)
-    compared = common.COMPARE_TREE
-    total = (4 if compared else 3) * blocks * (per_block + warmup)
+    total = (2 + len(trees)) * blocks * (per_block + warmup)
     with connect(url, autocommit=True) as conn:
         load_invoices(conn, total)
         conn.execute("VACUUM ANALYZE invoices")
     ids = iter(invoice_ids(url, "MATCHED", total))
     env = reactor_env(url, ctx.providers, ctx.options.concurrency[0], **ctx.options.settings)
     env["NOTIFICATION_RECIPIENTS"] = SMS_RECIPIENT
-    samples: dict[str, list[dict[str, Any]]] = {"floor": [], "floor + claim": [], "reactor": []}
-    trees: dict[str, Path | None] = {"reactor": None}
-    if compared is not None:
-        samples[f"reactor of {compared.name}"] = []
-        trees[f"reactor of {compared.name}"] = compared
+    programs = ["floor", "floor + claim", *trees]
+    samples: dict[str, list[dict[str, Any]]] = {who: [] for who in programs}
     say(f"floor: {blocks} alternating blocks of {per_block} single transitions each program")
     for block in range(blocks):
         for who, mode in (("floor", ""), ("floor + claim", "claim")):

@@ -27,7 +27,8 @@ from babel.numbers import (
     parse_pattern,
 )
 
-DEFAULT_LOCALE = "en_US"
+from reactor.messages.locales import DEFAULT_LOCALE
+
 UNKNOWN_AMOUNT = "amount unknown"
 ISO_PATTERN = "#,##0.00\xa0¤¤"  # the currency's code after the figure: `1 250,00 PLN`
 _CENTS = Decimal("0.01")
@@ -87,11 +88,7 @@ def money_format(locale: str, currency: str, iso: bool = False) -> MoneyFormat |
 
     Raises ValueError or TypeError (Babel's) for a locale or currency it cannot place.
     """
-    parsed = Locale.parse(locale)
-    pattern: NumberPattern = (
-        parse_pattern(ISO_PATTERN) if iso else parsed.currency_formats["standard"]
-    )
-    return pattern_format(parsed, pattern, currency)
+    return pattern_format(*_babel_pattern(locale, iso), currency)
 
 
 def pattern_format(parsed: Locale, pattern: NumberPattern, currency: str) -> MoneyFormat | None:

@@ -22,8 +22,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
-from reactor.messages.amounts import DEFAULT_LOCALE
-
+DEFAULT_LOCALE = "en_US"
 CATALOGS = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 

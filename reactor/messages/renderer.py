@@ -31,8 +31,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from reactor.domain.messages import CardMessage, ChatMessage, InvoiceView, RenderedEmail
 from reactor.messages import slack, teams
-from reactor.messages.amounts import DEFAULT_LOCALE, UNKNOWN_AMOUNT, format_amount
-from reactor.messages.locales import format_count, format_day, translations
+from reactor.messages.amounts import UNKNOWN_AMOUNT, format_amount
+from reactor.messages.locales import DEFAULT_LOCALE, format_count, format_day, translations
 from reactor.messages.skeletons import Skeleton, shape, skeleton
 from reactor.messages.sms import fit_sms, is_gsm, sms_spaces
 

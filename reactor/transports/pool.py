@@ -53,7 +53,7 @@ class InFlightLimit:
         self._min_rtt = self._last_min_rtt = float("inf")
         self._window_ends = time.monotonic() + self.MIN_RTT_WINDOW_SECONDS
 
-    async def acquire(self) -> float:
+    async def _acquire(self) -> float:
         """Take one of the slots for a request (waiting while all are taken); its start."""
         # A free slot is taken without the condition's lock: nothing awaits in between.
         if self.in_flight >= self.limit or self._waiting:
@@ -66,7 +66,7 @@ class InFlightLimit:
         self.in_flight += 1
         return time.monotonic()
 
-    async def release(self, started: float, answered: bool) -> None:
+    async def _release(self, started: float, answered: bool) -> None:
         """Give the slot back; an answered request's round trip adjusts the limit."""
         self.in_flight -= 1
         if answered:
@@ -78,13 +78,13 @@ class InFlightLimit:
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one of the slots for a request; its round trip adjusts the limit."""
-        started = await self.acquire()
+        started = await self._acquire()
         answered = False
         try:
             yield
             answered = True
         finally:
-            await self.release(started, answered)
+            await self._release(started, answered)
 
     def _sample(self, rtt: float) -> None:
         now = time.monotonic()
